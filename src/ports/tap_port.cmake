@@ -1,0 +1,1 @@
+# tap port library (vnet_port_tap)

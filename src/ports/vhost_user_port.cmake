@@ -1,0 +1,1 @@
+# vhost-user port library (vnet_port_vhost_user)
