@@ -51,7 +51,8 @@ void print_stats(const Json& r) {
   for (const auto& p : r.value("ports", Json::array())) {
     for (const char* kind : {"drop_reasons", "error_reasons"}) {
       std::string line;
-      for (const auto& [k, v] : p.value(kind, Json::object()).items())
+      const Json reasons = p.value(kind, Json::object());
+      for (const auto& [k, v] : reasons.items())
         if (v.is_number() && v.get<uint64_t>() > 0) line += fmt::format(" {}={}", k, v.get<uint64_t>());
       if (!line.empty()) std::cout << fmt::format("{} {}:{}\n", str(p["name"]), kind, line);
     }
