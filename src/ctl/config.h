@@ -31,7 +31,7 @@ struct DaemonConfig {
   std::vector<int> pmd_cores;          // empty: not pinned
   PollMode poll_mode = PollMode::adaptive;
   uint32_t idle_us = 200;              // adaptive: idle time before sleeping
-  uint32_t mtu = 1500;                 // offered to guests (VIRTIO_NET_F_MTU)
+  uint32_t mtu = 1500;                 // of the TAP devices vnetd creates (guests: QEMU host_mtu=)
   std::vector<BridgeConfig> bridges{BridgeConfig{}};
   std::vector<PortSpec> ports;
 };

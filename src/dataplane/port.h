@@ -37,6 +37,11 @@ class Port {
   virtual int wait_fd(uint16_t q) const = 0;
   virtual bool enable_notify(uint16_t q) = 0;
   virtual void disable_notify(uint16_t q) = 0;
+
+  // Changes whenever wait_fd() of some queue may have been replaced (a vhost-user ring restarted
+  // with a new kick eventfd, possibly reusing the old fd number): poll threads then re-register
+  // before sleeping. Ports whose fds never change keep the default.
+  virtual uint64_t wait_fd_generation() const { return 0; }
 };
 
 }  // namespace vnet::dataplane

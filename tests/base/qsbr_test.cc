@@ -21,9 +21,11 @@ TEST(Qsbr, WriterFreesOnlyAfterEveryReaderPassedQuiescentPoint) {
   std::atomic<Obj*> current{new Obj{{1}}};
   std::atomic<bool> stop{false};
   std::atomic<uint64_t> bad{0}, reads{0};
+  std::atomic<int> ready{0};
 
   auto reader = [&] {
     Qsbr::Reader r(domain);
+    ready.fetch_add(1);
     while (!stop.load()) {
       Obj* o = current.load(std::memory_order_acquire);
       for (int i = 0; i < 100; ++i)
@@ -34,6 +36,8 @@ TEST(Qsbr, WriterFreesOnlyAfterEveryReaderPassedQuiescentPoint) {
   };
   std::vector<std::thread> readers;
   for (int i = 0; i < 3; ++i) readers.emplace_back(reader);
+  // Every reader registered before the first replacement, so that each one is waited for.
+  while (ready.load() < 3) std::this_thread::yield();
 
   for (uint64_t gen = 2; gen < 2000; ++gen) {
     Obj* old = current.exchange(new Obj{{gen}}, std::memory_order_acq_rel);

@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Forwarding rate of vnetd against DPDK testpmd on the same topology, same run:
+#   generator (vnet-perf tx, core 0) -> port A -> [switch on core 1] -> port B -> vnet-perf rx (core 0)
+# where the switch is (1) vnetd: two vhost-user ports on one bridge, one busy poll thread pinned
+# to core 1, and (2) dpdk-testpmd: two net_vhost ports, io forwarding, forwarding lcore 1.
+# Sizes 64 and 1518 bytes. Prints Mpps per size and the ratio vnetd/testpmd.
+# Usage: bench/forward_compare.sh [SECONDS] [SIZES...]   (run scripts/build first)
+set -euo pipefail
+secs=${1:-10}; shift || true
+sizes=("${@:-64}")
+[[ $# -gt 0 ]] || sizes=(64 1518)
+repo=$(cd "$(dirname "$0")/.." && pwd)
+bin=$repo/build/release/bin
+for b in vnetd vnet-perf; do [[ -x $bin/$b ]] || { echo "build first: scripts/build ($b missing)" >&2; exit 1; }; done
+command -v dpdk-testpmd >/dev/null || { echo "dpdk-testpmd missing (scripts/deps)" >&2; exit 1; }
+run=$(mktemp -d /tmp/vnet-fwd.XXXXXX)
+sw_pid=
+cleanup() {
+    [[ -n $sw_pid ]] && { kill -TERM "$sw_pid" 2>/dev/null; wait "$sw_pid" 2>/dev/null || true; }
+    rm -rf "$run" /var/run/dpdk/vfwd$$
+}
+trap cleanup EXIT
+
+# One measurement: rx and tx generators on core 0 against sockets A and B; prints rx Mpps.
+traffic() {  # traffic SOCK_A SOCK_B SIZE
+    taskset -c 0 "$bin/vnet-perf" --connect "$2" --mode rx --duration $((secs + 2)) --json >"$run/rx.json" 2>"$run/rx.err" &
+    local rx=$!
+    sleep 1
+    taskset -c 0 "$bin/vnet-perf" --connect "$1" --mode tx --size "$3" --duration "$secs" --json >"$run/tx.json" 2>"$run/tx.err" || true
+    wait $rx || true
+    python3 - "$run/rx.json" <<'PY'
+import json, sys
+try:
+    r = json.load(open(sys.argv[1]))
+    print(f"{r.get('pps', 0) / 1e6:.3f}")
+except Exception:
+    print("0")
+PY
+}
+
+declare -A vnet testpmd
+for size in "${sizes[@]}"; do
+    "$bin/vnetd" --ctl "$run/ctl.sock" --pmd-cores 1 --poll-mode busy \
+        --port "vhost-user:$run/a.sock" --port "vhost-user:$run/b.sock" >"$run/vnetd.log" 2>&1 &
+    sw_pid=$!
+    for _ in $(seq 50); do [[ -S $run/b.sock ]] && break; sleep 0.1; done
+    vnet[$size]=$(traffic "$run/a.sock" "$run/b.sock" "$size")
+    kill -TERM $sw_pid; wait $sw_pid || true; sw_pid=
+
+    dpdk-testpmd -l 0,1 --no-pci --no-huge -m 512 --file-prefix=vfwd$$ \
+        --vdev "net_vhost0,iface=$run/da.sock,queues=1" --vdev "net_vhost1,iface=$run/db.sock,queues=1" \
+        -- --forward-mode=io --auto-start --total-num-mbufs=32768 --stats-period 5 >"$run/testpmd.log" 2>&1 &
+    sw_pid=$!
+    for _ in $(seq 100); do [[ -S $run/db.sock ]] && break; sleep 0.1; done
+    testpmd[$size]=$(traffic "$run/da.sock" "$run/db.sock" "$size")
+    kill -TERM $sw_pid; wait $sw_pid || true; sw_pid=
+    rm -rf /var/run/dpdk/vfwd$$
+done
+
+echo "size vnetd_mpps testpmd_mpps ratio"
+for size in "${sizes[@]}"; do
+    awk -v s="$size" -v a="${vnet[$size]}" -v b="${testpmd[$size]}" 'BEGIN { printf "%s %s %s %s\n", s, a, b, (b > 0 ? sprintf("%.2f", a / b) : "n/a") }'
+done
