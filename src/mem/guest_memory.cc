@@ -99,25 +99,20 @@ TranslateStatus MemoryTable::translate_va(uint64_t va, uint64_t len, HostSpan* o
   return translate<false>(va, len, out, max, n);
 }
 
-uint8_t* MemoryTable::gpa_to_host(uint64_t gpa, uint64_t len) const {
+template <bool kByGpa>
+uint8_t* MemoryTable::to_host(uint64_t addr, uint64_t len) const {
   for (const auto& r : regions_) {
-    if (gpa >= r.gpa && gpa - r.gpa < r.size) {
-      uint64_t off = gpa - r.gpa;
+    uint64_t start = kByGpa ? r.gpa : r.user_addr;
+    if (addr >= start && addr - start < r.size) {
+      uint64_t off = addr - start;
       return len <= r.size - off ? r.host + off : nullptr;
     }
   }
   return nullptr;
 }
 
-uint8_t* MemoryTable::va_to_host(uint64_t va, uint64_t len) const {
-  for (const auto& r : regions_) {
-    if (va >= r.user_addr && va - r.user_addr < r.size) {
-      uint64_t off = va - r.user_addr;
-      return len <= r.size - off ? r.host + off : nullptr;
-    }
-  }
-  return nullptr;
-}
+uint8_t* MemoryTable::gpa_to_host(uint64_t gpa, uint64_t len) const { return to_host<true>(gpa, len); }
+uint8_t* MemoryTable::va_to_host(uint64_t va, uint64_t len) const { return to_host<false>(va, len); }
 
 void GuestMemory::replace(std::shared_ptr<const MemoryTable> table) {
   auto old = std::move(owner_);

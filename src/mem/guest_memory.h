@@ -84,6 +84,8 @@ class MemoryTable {
  private:
   explicit MemoryTable(std::vector<MemoryRegion> r) : regions_(std::move(r)) {}
   template <bool kByGpa>
+  uint8_t* to_host(uint64_t addr, uint64_t len) const;
+  template <bool kByGpa>
   TranslateStatus translate(uint64_t addr, uint64_t len, HostSpan* out, size_t max, size_t& n) const;
   std::vector<MemoryRegion> regions_;  // sorted by gpa
 };

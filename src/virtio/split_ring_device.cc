@@ -3,15 +3,10 @@
 #include <atomic>
 #include <cstring>
 
+#include "virtio/ring_access.h"
+
 namespace vnet::virtio {
 namespace {
-
-uint16_t load_u16(uint8_t* p, std::memory_order mo) {
-  return std::atomic_ref<uint16_t>(*reinterpret_cast<uint16_t*>(p)).load(mo);
-}
-void store_u16(uint8_t* p, uint16_t v, std::memory_order mo) {
-  std::atomic_ref<uint16_t>(*reinterpret_cast<uint16_t*>(p)).store(v, mo);
-}
 
 // Copies one descriptor out of guest memory so that the guest cannot change it between our
 // check and our use (double fetch).

@@ -3,16 +3,9 @@
 #include <atomic>
 #include <cstring>
 
-namespace vnet::virtio {
-namespace {
-uint16_t load_u16(uint8_t* p, std::memory_order mo) {
-  return std::atomic_ref<uint16_t>(*reinterpret_cast<uint16_t*>(p)).load(mo);
-}
-void store_u16(uint8_t* p, uint16_t v, std::memory_order mo) {
-  std::atomic_ref<uint16_t>(*reinterpret_cast<uint16_t*>(p)).store(v, mo);
-}
-}  // namespace
+#include "virtio/ring_access.h"
 
+namespace vnet::virtio {
 SplitRingDriver::SplitRingDriver(const DriverRingConfig& cfg)
     : cfg_(cfg), next_(cfg.size), heads_(cfg.size), num_free_(cfg.size) {
   for (uint16_t i = 0; i < cfg_.size; ++i) next_[i] = static_cast<uint16_t>(i + 1);
