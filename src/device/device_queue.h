@@ -19,6 +19,7 @@
 #include "base/spinlock.h"
 #include "dataplane/packet.h"
 #include "device/queue_counters.h"
+#include "offload/segmenter.h"
 #include "virtio/split_ring_device.h"
 
 namespace vnet::device {
@@ -28,6 +29,9 @@ constexpr uint16_t kUsedFlushBatch = 64;               // RX used entries publis
 // A frame may spread over this many mergeable RX buffers; more and it is dropped as too_big
 // (64 KiB in 256-byte buffers: far below what any driver posts).
 constexpr uint16_t kMaxRxChainsPerPacket = 256;
+// Software segmentation writes one segment at a time here: headers + gso_size never exceed
+// the IP length fields (offload::validate refuses larger), plus a tag a VLAN edit may add later.
+constexpr uint32_t kSegmentBufferBytes = 65536 + 256;
 
 // Scratch of a TX queue: the chains of the burst handed to the switch.
 struct TxScratch {
@@ -50,6 +54,10 @@ struct RxScratch {
   std::array<virtio::VringUsedElem, kUsedFlushBatch + kMaxRxChainsPerPacket> used;
   uint16_t pending = 0;     // entries in `used` not yet pushed to the ring
   bool published = false;   // this transmit call published used entries (notify decision due)
+  // Software offload fallback for a destination without the source's offloads (rx_path.cc):
+  // the segmenter and the buffer each segment is built in, allocated once with the queue.
+  offload::Segmenter segmenter;
+  std::unique_ptr<uint8_t[]> segment = std::make_unique_for_overwrite<uint8_t[]>(kSegmentBufferBytes);
 };
 
 struct alignas(64) DeviceQueue {
@@ -60,6 +68,9 @@ struct alignas(64) DeviceQueue {
   bool mrg_rxbuf = false;   // negotiated when the ring started
   bool error_reported = false;
   uint32_t hdr_len = 12;    // virtio-net header bytes for the features the ring started with
+  // Negotiated features when the ring started: TX checks a source's offload headers against
+  // the HOST_* bits, RX decides pass-through or software work with the GUEST_* bits.
+  virtio::Features features = 0;
   int call_fd = -1;
   std::atomic<int> kick_fd{-1};
   QueueCounters counters;

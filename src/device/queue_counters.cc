@@ -10,6 +10,7 @@ const char* to_string(DropReason r) {
     case DropReason::short_frame: return "short_frame";
     case DropReason::too_long: return "too_long";
     case DropReason::disabled: return "disabled";
+    case DropReason::bad_offload: return "bad_offload";
     case DropReason::count_: break;
   }
   return "?";
@@ -32,6 +33,9 @@ QueueStats QueueCounters::snapshot() const {
   s.calls = calls_.load(std::memory_order_relaxed);
   s.empty_polls = empty_polls_.load(std::memory_order_relaxed);
   s.busy_polls = busy_polls_.load(std::memory_order_relaxed);
+  s.sw_checksums = sw_checksums_.load(std::memory_order_relaxed);
+  s.sw_gso_frames = sw_gso_frames_.load(std::memory_order_relaxed);
+  s.sw_segments = sw_segments_.load(std::memory_order_relaxed);
   return s;
 }
 

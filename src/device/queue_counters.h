@@ -20,6 +20,8 @@ enum class DropReason : uint8_t {
   short_frame,   // TX: fewer than virtio-net header + 14 bytes
   too_long,      // TX: frame longer than the configured maximum
   disabled,      // TX: chains drained from a disabled ring (SET_VRING_ENABLE 0)
+  bad_offload,   // TX: virtio_net_hdr inconsistent with the frame or not negotiated (never
+                 // trusted); RX: software segmentation impossible for such a header
   count_,
 };
 const char* to_string(DropReason r);
@@ -36,6 +38,10 @@ struct QueueStats {
   uint64_t calls = 0;       // call eventfd writes (interrupts) sent
   uint64_t empty_polls = 0; // receive()/transmit() calls that found nothing to do
   uint64_t busy_polls = 0;  // calls that moved at least one chain
+  // RX: software offload work done for this destination (it lacked the negotiated offload).
+  uint64_t sw_checksums = 0;   // NEEDS_CSUM frames completed while copying
+  uint64_t sw_gso_frames = 0;  // GSO frames segmented
+  uint64_t sw_segments = 0;    // segments those produced (each counted in packets as well)
   uint64_t drop(DropReason r) const { return drops[static_cast<int>(r)]; }
   uint64_t total_drops() const;
 };
@@ -57,6 +63,11 @@ class QueueCounters {
   void add_kicks(uint64_t n) { bump(kicks_, n); }
   void add_call() { bump(calls_, 1); }
   void add_poll(bool had_work) { bump(had_work ? busy_polls_ : empty_polls_, 1); }
+  void add_sw_checksum() { bump(sw_checksums_, 1); }
+  void add_sw_gso(uint32_t segments) {
+    bump(sw_gso_frames_, 1);
+    bump(sw_segments_, segments);
+  }
 
   // Readers: any thread, any time.
   QueueStats snapshot() const;
@@ -71,6 +82,7 @@ class QueueCounters {
   std::atomic<uint64_t> ring_errors_{0};
   std::atomic<virtio::RingError> last_ring_error_{virtio::RingError::none};
   std::atomic<uint64_t> kicks_{0}, calls_{0}, empty_polls_{0}, busy_polls_{0};
+  std::atomic<uint64_t> sw_checksums_{0}, sw_gso_frames_{0}, sw_segments_{0};
 };
 
 }  // namespace vnet::device

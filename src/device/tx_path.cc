@@ -4,6 +4,8 @@
 #include <cstring>
 
 #include "device/span_cursor.h"
+#include "offload/feature_needs.h"
+#include "offload/validate.h"
 
 namespace vnet::device {
 namespace {
@@ -27,6 +29,16 @@ void rarp_to_packet(TxScratch& s, dataplane::Packet& pkt) {
   pkt.nspans = 1;
   pkt.len = s.rarp_span.len;
   std::memcpy(pkt.eth, s.rarp_frame.data(), dataplane::kEthHeaderCopy);
+}
+
+// A frame whose header asks for offload work: the guest must have negotiated it and the header
+// must describe the frame (offload::validate), or nobody downstream may trust it. DATA_VALID
+// from a guest is meaningless (a driver MUST NOT set it, VIRTIO 1.2 5.1.6.2.1) and would let it
+// tell other guests to skip checksum checks: it is cleared, not passed on.
+bool offload_header_ok(dataplane::Packet& pkt, virtio::Features features) {
+  pkt.hdr.flags &= static_cast<uint8_t>(~virtio::kNetHdrFDataValid);
+  if ((pkt.hdr.flags | pkt.hdr.gso_type) == 0) return true;
+  return offload::source_may_send(pkt.hdr, features) && offload::validate(pkt.hdr, offload::view_of(pkt)).ok();
 }
 
 }  // namespace
@@ -85,8 +97,14 @@ uint16_t tx_pop_burst(DeviceQueue& q, const QueueContext& ctx, const MemoryTable
       q.counters.add_drop(drop);
       continue;
     }
-    dataplane::Packet& pkt = out[npkts++];
+    dataplane::Packet& pkt = out[npkts];
     chain_to_packet(c, q.hdr_len, pkt);
+    // One branch for the common all-zero header.
+    if ((pkt.hdr.flags | pkt.hdr.gso_type) != 0 && !offload_header_ok(pkt, q.features)) {
+      q.counters.add_drop(DropReason::bad_offload);
+      continue;
+    }
+    ++npkts;
     q.counters.add_packet(pkt.len);
   }
   q.counters.add_poll(s.npopped != 0);

@@ -14,6 +14,7 @@ namespace vnet::device {
 
 VirtioNetDevice::VirtioNetDevice(DeviceConfig cfg) : cfg_(std::move(cfg)) {
   cfg_.queue_pairs = std::clamp<uint16_t>(cfg_.queue_pairs, 1, kMaxQueuePairs);
+  if (!cfg_.offloads) cfg_.features &= ~kOffloadFeatures;
   queues_.resize(2u * cfg_.queue_pairs);
   for (uint16_t vq = 0; vq < queues_.size(); ++vq) {
     auto q = std::make_unique<DeviceQueue>();
@@ -79,6 +80,7 @@ void VirtioNetDevice::start_ring(const vhost_user::VringSetup& setup) {
     q->ring.sync_used_idx_from_ring();
     q->hdr_len = virtio::net_hdr_size(f);
     q->mrg_rxbuf = virtio::has(f, virtio::kNetFMrgRxbuf);
+    q->features = f;
     q->enabled = setup.enabled;
     q->call_fd = setup.call_fd;
     q->error_reported = false;

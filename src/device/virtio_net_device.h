@@ -27,11 +27,20 @@
 
 namespace vnet::device {
 
-// Features offered in this version (offloads come later).
+// Offloads (virtio_net_hdr): checksum and TSO/USO both ways. The device honours them end to
+// end: a source's header is validated against its frame and its HOST_* bits (tx_path.cc); a
+// destination without the matching GUEST_* bit gets the work done in software (rx_path.cc).
+// QEMU masks the bits it does not know (USO before 8.2), which is fine.
+constexpr virtio::Features kOffloadFeatures =
+    virtio::bit(virtio::kNetFCsum) | virtio::bit(virtio::kNetFGuestCsum) | virtio::bit(virtio::kNetFHostTso4) |
+    virtio::bit(virtio::kNetFHostTso6) | virtio::bit(virtio::kNetFGuestTso4) | virtio::bit(virtio::kNetFGuestTso6) |
+    virtio::bit(virtio::kNetFHostUso) | virtio::bit(virtio::kNetFGuestUso4) | virtio::bit(virtio::kNetFGuestUso6);
+
+// Features offered by default.
 constexpr virtio::Features kDefaultDeviceFeatures =
     virtio::bit(virtio::kFVersion1) | virtio::bit(virtio::kNetFMrgRxbuf) | virtio::bit(virtio::kFRingEventIdx) |
     virtio::bit(virtio::kFRingIndirectDesc) | virtio::bit(virtio::kNetFMq) | virtio::bit(virtio::kNetFMtu) |
-    virtio::bit(virtio::kNetFStatus);
+    virtio::bit(virtio::kNetFStatus) | kOffloadFeatures;
 
 struct DeviceConfig {
   std::string name = "virtio-net";  // for log lines
@@ -41,6 +50,9 @@ struct DeviceConfig {
   // describe, enough for any MTU a guest may set without GSO.
   uint32_t max_frame_len = 65535;
   virtio::Features features = kDefaultDeviceFeatures;
+  // false: kOffloadFeatures are not offered (removed from `features`), so every header the
+  // guest may send is all zero and it never receives one that needs work.
+  bool offloads = true;
 };
 
 constexpr uint16_t kMaxQueuePairs = 256;

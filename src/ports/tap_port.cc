@@ -8,7 +8,10 @@
 #include <bit>
 #include <cstring>
 
+#include <fmt/format.h>
+
 #include "base/log.h"
+#include "offload/feature_needs.h"
 
 namespace vnet::ports {
 
@@ -54,14 +57,20 @@ struct TapPort::Queue {
   TapQueueCounters counters;
 };
 
-Result<std::unique_ptr<TapPort>> TapPort::open(const TapConfig& config) {
+Result<std::unique_ptr<TapPort>> TapPort::open(const TapConfig& config, bool offloads) {
   auto dev = open_tap_device(config);
   if (!dev) return dev.error();
   int p[2];
   if (::pipe2(p, O_NONBLOCK | O_CLOEXEC) != 0) return sys_error("tap " + dev->ifname + ": pipe");
   std::unique_ptr<TapPort> port(new TapPort(std::move(dev.value()), UniqueFd(p[0]), UniqueFd(p[1])));
-  log::info("tap {}: open, {} queue(s), vnet header {} bytes, offloads off", port->ifname_,
-            port->queues_.size(), kTapVnetHdrSize);
+  if (offloads) {
+    // Kernels before 6.2 refuse the USO bits (EINVAL): fall back to checksum + TSO.
+    Status st = port->set_offload(kTapOffloads);
+    if (!st) st = port->set_offload(kTapOffloadsNoUso);
+    if (!st) return Error(fmt::format("tap {}: {}", port->ifname_, st.error().message()));
+  }
+  log::info("tap {}: open, {} queue(s), vnet header {} bytes, offloads {:#x}", port->ifname_, port->queues_.size(),
+            kTapVnetHdrSize, port->offloads());
   return port;
 }
 
@@ -218,7 +227,11 @@ TapQueueStats TapPort::total_stats() const {
 
 Status TapPort::set_offload(unsigned flags) {
   if (!up()) return Error("tap " + ifname_ + ": the device is gone");
-  return set_tap_offload(queues_[0]->fd, flags);
+  Status st = set_tap_offload(queues_[0]->fd, flags);
+  if (st) offloads_.store(flags, kRelaxed);
+  return st;
 }
+
+virtio::Features TapPort::dest_features() const { return offload::guest_features_from_tun_offloads(offloads()); }
 
 }  // namespace vnet::ports

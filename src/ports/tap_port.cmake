@@ -4,4 +4,4 @@ add_library(vnet_port_tap STATIC
   ${CMAKE_CURRENT_LIST_DIR}/tap_frame_iov.cc
   ${CMAKE_CURRENT_LIST_DIR}/tap_port.cc
   ${CMAKE_CURRENT_LIST_DIR}/tap_stats.cc)
-target_link_libraries(vnet_port_tap PUBLIC vnet_mem vnet_base)
+target_link_libraries(vnet_port_tap PUBLIC vnet_offload vnet_mem vnet_base)

@@ -9,6 +9,12 @@
 //     nothing is ever truncated, with or without offloads. receive_done() (or the next
 //     receive() on that queue) recycles the pool.
 //
+// Offloads (TUNSETOFFLOAD, on by default): checksum + TSO4/6 (+ USO4/6 where the kernel has
+// them). The kernel may then hand us partially checksummed frames and GSO frames up to 64 KiB
+// (their virtio_net_hdr goes into Packet::hdr as is); destinations without the offload get the
+// work done for them (the device's RX path). Frames to the kernel carry their header as the
+// source gave it: tun accepts NEEDS_CSUM and GSO headers whatever TUNSETOFFLOAD says.
+//
 // The tap has no batched read/write API, so this path costs one syscall per frame; everything
 // else (buffers, iovecs, header) is preallocated per queue. When the device is deleted under us
 // (read/write fail with EBADFD: the kernel detached our fds) the port goes down for good:
@@ -29,6 +35,7 @@
 #include "ports/tap_device.h"
 #include "ports/tap_frame_iov.h"
 #include "ports/tap_stats.h"
+#include "virtio/features.h"
 
 namespace vnet::ports {
 
@@ -40,14 +47,19 @@ constexpr uint32_t kTapRxFrameMax = 65535 + 14 + kVlanTagSize;
 constexpr uint32_t kTapRxBufferSize = kTapVnetHdrSize + kTapRxFrameMax;
 // One writev carries at most this many pieces (the kernel's UIO_MAXIOV).
 constexpr uint32_t kTapMaxIov = 1024;
+// TUNSETOFFLOAD flags asked for by default (linux/if_tun.h TUN_F_*: CSUM, TSO4, TSO6, USO4,
+// USO6). No TSO_ECN: a guest without GUEST_ECN would need it segmented, and no UFO (gone).
+constexpr unsigned kTapOffloadsNoUso = 0x01 | 0x02 | 0x04;
+constexpr unsigned kTapOffloads = kTapOffloadsNoUso | 0x20 | 0x40;
 
 enum class TapPortState : uint8_t { up, device_gone };
 
 class TapPort final : public dataplane::Port {
  public:
   // Creates or attaches to the device (in the calling thread's network namespace), sets the
-  // vnet header size, no offloads, the MTU if asked, and brings the link up.
-  static Result<std::unique_ptr<TapPort>> open(const TapConfig& config);
+  // vnet header size, the offloads (kTapOffloads, or none with offloads = false), the MTU if
+  // asked, and brings the link up. A kernel without USO gets checksum + TSO only.
+  static Result<std::unique_ptr<TapPort>> open(const TapConfig& config, bool offloads = true);
   ~TapPort() override;
   TapPort(const TapPort&) = delete;
   TapPort& operator=(const TapPort&) = delete;
@@ -78,6 +90,10 @@ class TapPort final : public dataplane::Port {
   uint64_t device_lost() const { return device_lost_.load(std::memory_order_relaxed); }
   // TUNSETOFFLOAD (TUN_F_* flags): what the kernel may hand us. Not per packet.
   Status set_offload(unsigned tun_offload_flags);
+  // The TUN_F_* flags in force, and the same as the GUEST_* features a virtio-net receiver
+  // would have negotiated (offload::guest_features_from_tun_offloads).
+  unsigned offloads() const { return offloads_.load(std::memory_order_relaxed); }
+  virtio::Features dest_features() const;
 
  private:
   struct Queue;
@@ -95,6 +111,7 @@ class TapPort final : public dataplane::Port {
   std::atomic<TapPortState> state_{TapPortState::up};
   std::atomic<uint64_t> device_lost_{0};
   std::atomic<uint64_t> bad_queue_drops_{0};
+  std::atomic<unsigned> offloads_{0};
   std::atomic<bool> logged_[2][kTapErrorKinds]{};
 };
 

@@ -136,6 +136,7 @@ TEST(DatapathLegacy, TenByteHeaderWithoutVersion1OrMrg) {
   GuestOptions o;
   o.version_1 = false;
   o.mrg_rxbuf = false;
+  o.extra_features = virtio::bit(virtio::kNetFCsum) | virtio::bit(virtio::kNetFGuestCsum);
   GuestHarness a(o), b(o);
   ASSERT_EQ(a.hdr_len(), 10u);
   VirtioNetDevice da(DeviceConfig{.name = "a"}), db(DeviceConfig{.name = "b"});
@@ -153,7 +154,7 @@ TEST(DatapathLegacy, TenByteHeaderWithoutVersion1OrMrg) {
   auto r = b.receive(0);
   ASSERT_TRUE(r.has_value());
   EXPECT_TRUE(r->frame == frame);
-  // Offload fields pass through unchanged.
+  // Both negotiated checksum offload: the fields pass through unchanged.
   EXPECT_EQ(r->hdr.flags, virtio::kNetHdrFNeedsCsum);
   EXPECT_EQ(r->hdr.csum_start, 34);
   EXPECT_EQ(r->hdr.csum_offset, 16);

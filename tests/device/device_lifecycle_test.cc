@@ -29,9 +29,21 @@ TEST(Lifecycle, OfferedFeatures) {
                      virtio::kNetFMq, virtio::kNetFMtu, virtio::kNetFStatus})
     EXPECT_TRUE(virtio::has(f, b)) << b;
   EXPECT_FALSE(virtio::has(f, virtio::kFRingPacked));
-  EXPECT_FALSE(virtio::has(f, virtio::kNetFGuestTso4));
+  for (unsigned b : {virtio::kNetFCsum, virtio::kNetFGuestCsum, virtio::kNetFHostTso4, virtio::kNetFHostTso6,
+                     virtio::kNetFGuestTso4, virtio::kNetFGuestTso6, virtio::kNetFHostUso, virtio::kNetFGuestUso4,
+                     virtio::kNetFGuestUso6})
+    EXPECT_TRUE(virtio::has(f, b)) << b;
+  // Offloads the device does not implement end to end are not offered.
+  for (unsigned b : {virtio::kNetFHostUfo, virtio::kNetFGuestUfo, virtio::kNetFHostEcn, virtio::kNetFGuestEcn})
+    EXPECT_FALSE(virtio::has(f, b)) << b;
   EXPECT_EQ(d.max_queue_pairs(), 4);
   EXPECT_EQ(d.num_virtqueues(), 8);
+}
+
+TEST(Lifecycle, OffloadsCanBeTurnedOff) {
+  VirtioNetDevice d(DeviceConfig{.offloads = false});
+  EXPECT_EQ(d.device_features() & kOffloadFeatures, 0u);
+  EXPECT_TRUE(virtio::has(d.device_features(), virtio::kNetFMrgRxbuf));
 }
 
 TEST(Lifecycle, QueueCountFollowsStartedRings) {

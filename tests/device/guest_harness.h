@@ -30,6 +30,8 @@ struct GuestOptions {
   bool version_1 = true;
   uint32_t slot_bytes = 72 * 1024;  // buffer space per head: a 64 KiB frame + header
   uint16_t indirect_max = 32;
+  // Further features the guest negotiates (offloads: VIRTIO_NET_F_CSUM, GUEST_TSO4, ...).
+  virtio::Features extra_features = 0;
 };
 
 class GuestHarness {
@@ -79,7 +81,7 @@ class GuestHarness {
   ~GuestHarness() { memory_.replace(nullptr); }
 
   virtio::Features features() const {
-    virtio::Features f = 0;
+    virtio::Features f = opt_.extra_features;
     if (opt_.version_1) f |= virtio::bit(virtio::kFVersion1);
     if (opt_.event_idx) f |= virtio::bit(virtio::kFRingEventIdx);
     if (opt_.indirect) f |= virtio::bit(virtio::kFRingIndirectDesc);
