@@ -304,7 +304,11 @@ class PacketSocket {
 
 std::vector<uint8_t> test_frame(uint16_t type, size_t payload, std::optional<uint16_t> tag = std::nullopt) {
   std::vector<uint8_t> f{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02, 0, 0, 0, 0x77, 0x09};
-  if (tag) f.insert(f.end(), {0x81, 0x00, static_cast<uint8_t>(*tag >> 8), static_cast<uint8_t>(*tag)});
+  f.reserve(f.size() + 6 + payload);
+  if (tag) {
+    // push_back rather than insert({..}): GCC 12 -O2 warns falsely (array-bounds) on the latter.
+    for (uint8_t b : {uint8_t{0x81}, uint8_t{0x00}, static_cast<uint8_t>(*tag >> 8), static_cast<uint8_t>(*tag)}) f.push_back(b);
+  }
   f.push_back(static_cast<uint8_t>(type >> 8));
   f.push_back(static_cast<uint8_t>(type));
   for (size_t i = 0; i < payload; ++i) f.push_back(static_cast<uint8_t>(i * 7));
