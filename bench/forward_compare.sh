@@ -23,10 +23,10 @@ trap cleanup EXIT
 
 # One measurement: rx and tx generators on core 0 against sockets A and B; prints rx Mpps.
 traffic() {  # traffic SOCK_A SOCK_B SIZE
-    taskset -c 0 "$bin/vnet-perf" --connect "$2" --mode rx --duration $((secs + 2)) --json >"$run/rx.json" 2>"$run/rx.err" &
+    taskset -c 0 "$bin/vnet-perf" --connect "$2" --mode rx --interrupt --duration $((secs + 2)) --json >"$run/rx.json" 2>"$run/rx.err" &
     local rx=$!
     sleep 1
-    taskset -c 0 "$bin/vnet-perf" --connect "$1" --mode tx --size "$3" --duration "$secs" --json >"$run/tx.json" 2>"$run/tx.err" || true
+    taskset -c 0 "$bin/vnet-perf" --connect "$1" --mode tx --interrupt --size "$3" --duration "$secs" --json >"$run/tx.json" 2>"$run/tx.err" || true
     wait $rx || true
     python3 - "$run/rx.json" <<'PY'
 import json, sys
