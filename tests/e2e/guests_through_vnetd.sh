@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # End-to-end: real QEMU guests (Linux virtio_net) through vnetd, sharing one set of booted guests:
 #   1. two guests ping each other both ways without loss
-#   2. iperf3 TCP both directions
+#   2. iperf3 TCP both directions, with offloads on (default) and off in one guest
 #   3. multiqueue: guest b has 2 queue pairs; parallel streams use both (vnetctl stats per queue)
 #   4. a guest and the host kernel through a TAP port (in a network namespace): ping and TCP
 #   5. guest reboot: traffic resumes
@@ -107,6 +107,17 @@ vnet_guest_wait_iperf b
 g2=$(iperf a 10.77.0.2 -R) || fail "iperf3 b -> a"
 echo "iperf3 a->b ${g1} Gbit/s, b->a ${g2} Gbit/s"
 awk -v a="$g1" -v b="$g2" 'BEGIN { exit !(a > 0.01 && b > 0.01) }' || fail "TCP throughput too low: $g1 / $g2 Gbit/s"
+
+step "2b. offloads off in one guest (ethtool -K): TCP still correct both ways"
+vnet_guest_exec a 'ethtool -K eth0 tx off tso off gso off' >/dev/null || fail "ethtool -K in guest a"
+features=$(vnet_guest_exec a 'ethtool -k eth0')
+grep -q "tcp-segmentation-offload: off" <<<"$features" || fail "guest a still segments with TSO: $features"
+vnet_guest_wait_iperf b
+g4=$(iperf a 10.77.0.2) || fail "iperf3 a -> b with offloads off in a"
+vnet_guest_wait_iperf b
+g5=$(iperf a 10.77.0.2 -R) || fail "iperf3 b -> a with offloads off in a"
+echo "offloads off in a: iperf3 a->b ${g4} Gbit/s, b->a ${g5} Gbit/s (on: ${g1} / ${g2})"
+vnet_guest_exec a 'ethtool -K eth0 tx on tso on gso on' >/dev/null || fail "ethtool -K on in guest a"
 
 step "3. multiqueue guest: parallel streams use both queue pairs"
 vnet_guest_wait_iperf b
