@@ -88,6 +88,7 @@ class FakePort final : public dataplane::Port {
       if (with_fds) {
         auto fd = make_eventfd();
         if (fd) q.kick = std::move(fd.value());
+        q.kick_fd.store(q.kick.get());
       }
     }
   }
@@ -105,6 +106,8 @@ class FakePort final : public dataplane::Port {
     q_[q].kick.reset();
     auto fd = make_eventfd();
     if (fd) q_[q].kick = std::move(fd.value());
+    // Poll threads read the number through the atomic (the UniqueFd is test-thread only).
+    q_[q].kick_fd.store(q_[q].kick.get());
     generation_.fetch_add(1);
   }
   void attach() { detached_.store(false); }
@@ -116,9 +119,9 @@ class FakePort final : public dataplane::Port {
       Q.pending.push_back(std::move(frame));
     }
     // After the push (ordered by Q.mu with enable_notify's check): kick only if armed.
-    if (Q.notify.load() && Q.kick) {
+    if (Q.notify.load() && Q.kick_fd.load() >= 0) {
       kicks_.fetch_add(1);
-      eventfd_signal(Q.kick.get());
+      eventfd_signal(Q.kick_fd.load());
     }
   }
   // Endless supply of copies of `frame` on queue q (count < 0) or `count` copies.
@@ -208,7 +211,7 @@ class FakePort final : public dataplane::Port {
     Q.tx_busy.store(false);
   }
 
-  int wait_fd(uint16_t q) const override { return q < kMaxQueues ? q_[q].kick.get() : -1; }
+  int wait_fd(uint16_t q) const override { return q < kMaxQueues ? q_[q].kick_fd.load() : -1; }
 
   uint64_t wait_fd_generation() const override { return generation_.load(); }
 
@@ -261,6 +264,7 @@ class FakePort final : public dataplane::Port {
     std::atomic<bool> notify{false};
     std::atomic<bool> rx_busy{false}, tx_busy{false};
     UniqueFd kick;
+    std::atomic<int> kick_fd{-1};
   };
   void check_attached() {
     if (detached_.load()) violations_.fetch_add(1);

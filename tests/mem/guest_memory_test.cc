@@ -133,14 +133,15 @@ TEST(GuestMemory, ConcurrentReadersSurviveRepeatedReplacement) {
   std::atomic<bool> stop{false};
   std::atomic<uint64_t> translations{0}, unmapped{0};
 
-  auto reader = [&] {
+  auto reader = [&](uint64_t slot) {
     Qsbr::Reader r(domain);
     HostSpan spans[2];
     while (!stop.load(std::memory_order_relaxed)) {
       const MemoryTable* t = gm.current();
       size_t n = 0;
       uint64_t base = t->regions()[0].gpa;
-      if (t->translate_gpa(base + 4096, 128, spans, 2, n) == TranslateStatus::ok) {
+      // Each reader its own 128 bytes: the readers must not race with each other.
+      if (t->translate_gpa(base + 4096 + slot * 128, 128, spans, 2, n) == TranslateStatus::ok) {
         volatile uint8_t sum = 0;
         for (uint32_t i = 0; i < spans[0].len; ++i) sum = static_cast<uint8_t>(sum + spans[0].data[i]);
         spans[0].data[0] = sum;
@@ -152,7 +153,7 @@ TEST(GuestMemory, ConcurrentReadersSurviveRepeatedReplacement) {
     }
   };
   std::vector<std::thread> readers;
-  for (int i = 0; i < 2; ++i) readers.emplace_back(reader);
+  for (uint64_t i = 0; i < 2; ++i) readers.emplace_back(reader, i);
   for (int i = 0; i < 500; ++i) gm.replace(make(static_cast<uint64_t>(i % 7) * 0x100000));
   stop = true;
   for (auto& t : readers) t.join();
