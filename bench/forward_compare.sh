@@ -38,13 +38,35 @@ except Exception:
 PY
 }
 
-declare -A vnet testpmd
+# The same switch, with DPDK testpmd as the generator instead: net_virtio_user txonly into port A
+# and rxonly on port B, both on core 0 (two lcores mapped onto CPU 0). Prints rx Mpps from the
+# rxonly instance's port statistics.
+traffic_testpmd() {  # traffic_testpmd SOCK_A SOCK_B SIZE
+    dpdk-testpmd --lcores '0@0,1@0' --no-pci --no-huge -m 256 --file-prefix=vgrx$$ \
+        --vdev "net_virtio_user0,path=$2,queues=1" -- --forward-mode=rxonly --auto-start \
+        --total-num-mbufs=16384 --stats-period 1 >"$run/gen_rx.log" 2>&1 &
+    local rx=$!
+    sleep 2
+    dpdk-testpmd --lcores '0@0,1@0' --no-pci --no-huge -m 256 --file-prefix=vgtx$$ \
+        --vdev "net_virtio_user0,path=$1,queues=1" -- --forward-mode=txonly --txpkts="$3" --auto-start \
+        --total-num-mbufs=16384 --stats-period 1 >"$run/gen_tx.log" 2>&1 &
+    local tx=$!
+    sleep "$secs"
+    kill -INT $tx $rx 2>/dev/null || true
+    wait $tx $rx 2>/dev/null || true
+    rm -rf /var/run/dpdk/vgrx$$ /var/run/dpdk/vgtx$$
+    # Peak of the per-second "Rx-pps" lines of the receiver.
+    awk '/Rx-pps:/ { if ($2 > m) m = $2 } END { printf "%.3f\n", m / 1e6 }' "$run/gen_rx.log"
+}
+
+declare -A vnet testpmd vnet_gen
 for size in "${sizes[@]}"; do
     "$bin/vnetd" --ctl "$run/ctl.sock" --pmd-cores 1 --poll-mode busy \
         --port "vhost-user:$run/a.sock" --port "vhost-user:$run/b.sock" >"$run/vnetd.log" 2>&1 &
     sw_pid=$!
     for _ in $(seq 50); do [[ -S $run/b.sock ]] && break; sleep 0.1; done
     vnet[$size]=$(traffic "$run/a.sock" "$run/b.sock" "$size")
+    vnet_gen[$size]=$(traffic_testpmd "$run/a.sock" "$run/b.sock" "$size")
     kill -TERM $sw_pid; wait $sw_pid || true; sw_pid=
 
     dpdk-testpmd -l 0,1 --no-pci --no-huge -m 512 --file-prefix=vfwd$$ \
@@ -57,7 +79,8 @@ for size in "${sizes[@]}"; do
     rm -rf /var/run/dpdk/vfwd$$
 done
 
-echo "size vnetd_mpps testpmd_mpps ratio"
+echo "size vnetd_mpps testpmd_mpps ratio vnetd_mpps_with_testpmd_generators"
 for size in "${sizes[@]}"; do
-    awk -v s="$size" -v a="${vnet[$size]}" -v b="${testpmd[$size]}" 'BEGIN { printf "%s %s %s %s\n", s, a, b, (b > 0 ? sprintf("%.2f", a / b) : "n/a") }'
+    awk -v s="$size" -v a="${vnet[$size]}" -v b="${testpmd[$size]}" -v g="${vnet_gen[$size]}" \
+        'BEGIN { printf "%s %s %s %s %s\n", s, a, b, (b > 0 ? sprintf("%.2f", a / b) : "n/a"), g }'
 done
