@@ -95,11 +95,14 @@ TEST(CrossProcess, FrontendInAnotherProcessThroughTheWholeLifecycle) {
 
 // Child: a back-end (Service) that exits 0 once both rings run from base 3 and have a kick
 // pending that the front-end never sent (the back-end's own rescan kick).
-int restarted_backend_child(const std::string& path, bool verify) {
+// `verified_fd` (-1 for none) gets one byte once the check passed; the child then stays until
+// the front-end hangs up, since the front-end may still wait for the reply to its last message.
+int restarted_backend_child(const std::string& path, bool verify, int verified_fd = -1) {
   FakeDevice dev(1);
   auto svc = Service::start();
   if (!svc) return 20;
-  if (!svc.value()->add_endpoint(EndpointConfig{path}, dev).ok()) return 21;
+  auto id = svc.value()->add_endpoint(EndpointConfig{path}, dev);
+  if (!id) return 21;
   if (!verify) {
     for (;;) ::pause();  // killed by the parent
   }
@@ -111,6 +114,9 @@ int restarted_backend_child(const std::string& path, bool verify) {
     if (s.last_avail_idx != 3 || !s.enabled) return 23;
     if (eventfd_drain(s.kick_fd) == 0) return 24;
   }
+  const char ok = 1;
+  if (::write(verified_fd, &ok, 1) != 1) return 26;
+  if (!svc.value()->wait_connected(id.value(), false, std::chrono::seconds(20))) return 25;
   return 0;
 }
 
@@ -133,15 +139,23 @@ TEST(CrossProcess, BackendRestartedUnderRunningFrontend) {
 
   // Kicks the first back-end left pending: gone, so that any kick the second one finds is its own.
   for (auto& k : fds.kicks) (void)eventfd_drain(k.get());
+  int verified[2];
+  ASSERT_EQ(::pipe(verified), 0);
   pid_t second = ::fork();
   ASSERT_GE(second, 0);
-  if (second == 0) ::_exit(restarted_backend_child(path, true));
+  if (second == 0) ::_exit(restarted_backend_child(path, true, verified[1]));
+  ::close(verified[1]);
   // QEMU restores last_avail from the used index it saw (here 3) and sets everything up again.
   fe = Frontend::connect(path, std::chrono::seconds(20));
   ASSERT_TRUE(fe.ok()) << fe.error().message();
   ASSERT_TRUE(fe->bring_up(config_for(mem, fds, 2, 3)).ok());
+  // Hang up only after the child checked the running rings (a hang-up stops them).
+  pollfd p{verified[0], POLLIN, 0};
+  EXPECT_EQ(::poll(&p, 1, 30'000), 1) << "the second back-end never saw both rings running";
+  ::close(verified[0]);
+  fe->close();
   EXPECT_EQ(wait_child(second, std::chrono::seconds(30)), 0) << "22: rings not running and enabled, 23: wrong base, "
-                                                                 "24: no rescan kick";
+                                                                 "24: no rescan kick, 25: no hang-up seen, 26: pipe";
   ::unlink(path.c_str());
 }
 
