@@ -72,6 +72,7 @@ struct alignas(64) DeviceQueue {
   // the HOST_* bits, RX decides pass-through or software work with the GUEST_* bits.
   virtio::Features features = 0;
   int call_fd = -1;
+  int err_fd = -1;          // SET_VRING_ERR eventfd: told when the ring is found broken
   std::atomic<int> kick_fd{-1};
   QueueCounters counters;
   // Exactly one of these, by queue parity (odd: TX, even: RX).
@@ -93,8 +94,8 @@ struct QueueContext {
   uint16_t vq;
 };
 
-// The ring was found broken: count it and log one line, once per breakage (the flag is reset
-// when the ring is started again).
+// The ring was found broken: count it, log one line and signal the front-end's error eventfd,
+// once per breakage (the flag is reset when the ring is started again).
 void report_ring_error(DeviceQueue& q, const QueueContext& ctx);
 
 // Makes the used entries pushed since the last call visible and interrupts the driver if it

@@ -83,6 +83,7 @@ void VirtioNetDevice::start_ring(const vhost_user::VringSetup& setup) {
     q->features = f;
     q->enabled = setup.enabled;
     q->call_fd = setup.call_fd;
+    q->err_fd = setup.err_fd;
     q->error_reported = false;
     q->counters.clear_ring_error();
     if (q->tx) q->tx->npopped = 0;
@@ -113,6 +114,7 @@ uint16_t VirtioNetDevice::stop_ring(uint16_t index) {
     last_avail = q->ring.last_avail();
     q->started = false;
     q->call_fd = -1;
+    q->err_fd = -1;
     q->kick_fd.store(-1, std::memory_order_release);
   }
   update_active_queue_pairs();

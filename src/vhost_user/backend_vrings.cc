@@ -53,6 +53,7 @@ void BackendConnection::try_start(uint16_t index) {
   v.setup.last_avail_idx = v.base;
   v.setup.kick_fd = v.kick.get();
   v.setup.call_fd = v.call.get();
+  v.setup.err_fd = v.err.get();
   v.setup.enabled = effective_enable(v);
   log::debug("vhost-user {}: ring {} started (size {}, base {}, {}, {})", name_, index, v.num, v.base,
              v.kick ? "kick fd" : "polling", v.setup.enabled ? "enabled" : "disabled");
@@ -221,8 +222,16 @@ Status BackendConnection::on_set_vring_err(Message& m) {
   if (!m.fds.empty()) {
     if (auto s = check_eventfd(m.fds[0].get(), "SET_VRING_ERR"); !s) return s;
     fd = std::move(m.fds[0]);
+    make_nonblocking(fd.get());
   }
-  v.value()->err = std::move(fd);
+  Vring& r = *v.value();
+  const uint16_t index = static_cast<uint16_t>(u & kVringIndexMask);
+  // A running ring holds the old fd's number: stop it before that fd is closed, and start it
+  // again (from where it stopped) with the new one.
+  const bool was_started = r.started;
+  stop(index);
+  r.err = std::move(fd);
+  if (was_started) try_start(index);
   return {};
 }
 

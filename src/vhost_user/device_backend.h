@@ -21,6 +21,7 @@ struct VringSetup {
   uint16_t last_avail_idx = 0;
   int kick_fd = -1;           // -1: no kick fd (the device polls)
   int call_fd = -1;           // -1: the driver wants no interrupts
+  int err_fd = -1;            // SET_VRING_ERR: signalled once when the driver breaks the ring
   bool enabled = false;       // SET_VRING_ENABLE state
 };
 

@@ -137,6 +137,8 @@ TEST_P(Malicious, BrokenTxRingStopsOnlyThatQueue) {
   const QueueStats s = d_evil.queue_stats(1);
   EXPECT_EQ(s.ring_errors, 1u);  // reported once, however often it is polled
   EXPECT_EQ(s.last_ring_error, GetParam().expected) << virtio::to_string(s.last_ring_error);
+  EXPECT_EQ(eventfd_drain(evil.queue(1).err.get()), 1u) << "the front-end's error eventfd is told once";
+  EXPECT_EQ(eventfd_drain(evil.queue(0).err.get()), 0u);
   EXPECT_TRUE(d_evil.has_ring_error());
   EXPECT_FALSE(d_evil.tx_enable_notify(0));  // a broken queue lets its poll thread sleep
 
@@ -181,6 +183,7 @@ TEST_P(Malicious, BrokenRxRingStopsOnlyThatQueue) {
   const QueueStats s = d_victim.queue_stats(0);
   EXPECT_EQ(s.packets, static_cast<uint64_t>(before));
   EXPECT_EQ(s.ring_errors, 1u);
+  EXPECT_EQ(eventfd_drain(victim_rx.queue(0).err.get()), 1u) << "the front-end's error eventfd is told once";
   EXPECT_EQ(s.total_drops(), static_cast<uint64_t>(4 - before));
   EXPECT_EQ(s.last_ring_error, GetParam().expected) << virtio::to_string(s.last_ring_error);
   expect_good_port_flows(5);

@@ -44,7 +44,7 @@ class GuestHarness {
     uint64_t slots_gpa = 0;
     std::unique_ptr<virtio::SplitRingDriver> drv;
     std::vector<uint16_t> free_slots;
-    UniqueFd kick, call;
+    UniqueFd kick, call, err;  // err: SET_VRING_ERR's eventfd
     uint64_t kicks_sent = 0;
   };
 
@@ -76,6 +76,7 @@ class GuestHarness {
       for (uint16_t s = o.qsize; s-- > 0;) q.free_slots.push_back(s);
       q.kick = make_eventfd().value();
       q.call = make_eventfd().value();
+      q.err = make_eventfd().value();
     }
   }
   ~GuestHarness() { memory_.replace(nullptr); }
@@ -101,6 +102,7 @@ class GuestHarness {
     s.last_avail_idx = 0;
     s.kick_fd = q.kick.get();
     s.call_fd = q.call.get();
+    s.err_fd = q.err.get();
     s.enabled = true;
     return s;
   }

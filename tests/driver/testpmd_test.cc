@@ -127,15 +127,19 @@ TEST(Testpmd, TxonlyFramesReachDriverIntact) {
     } c;
     c.expect_segs = m.expect_segs;
     const auto deadline = std::chrono::steady_clock::now() + 20s;
+    uint64_t woken = 0;
     while (c.n < 20000 && std::chrono::steady_clock::now() < deadline) {
-      if (rx.poll(64, c, PollMode::interrupt) < 64) rx.wait(50);
+      if (rx.poll(64, c, PollMode::interrupt) < 64) woken += rx.wait(50);
     }
     EXPECT_GE(c.n, 20000u) << "mrg=" << m.mrg << " buf=" << m.buf;
     EXPECT_EQ(c.bad, 0u);
     EXPECT_EQ(c.segs_seen, c.n) << "frames spanning " << m.expect_segs << " buffers";
     EXPECT_EQ(rx.stats().drops.get(), 0u);
     EXPECT_EQ(rx.stats().ring_errors.get(), 0u);
-    EXPECT_GT(rx.stats().interrupts.get(), 0u) << "interrupt mode woke on the call eventfd";
+    // Whether we ever sleep depends on who is faster (testpmd may keep the ring full); every
+    // wake-up that came from the call eventfd is counted. The wake-up itself is tested
+    // deterministically in threaded_test.cc.
+    EXPECT_EQ(rx.stats().interrupts.get(), woken);
     ASSERT_TRUE(d.value()->stop().ok());
   }
 }
@@ -144,11 +148,13 @@ TEST(Testpmd, TxonlyFramesReachDriverIntact) {
 TEST(Testpmd, PerfTxThroughIoForwardingToPerfRx) {
   Testpmd tp(2, "io");
   REQUIRE_TESTPMD(tp);
-  constexpr int kFrames = 20000;
+  // The receiver's ring holds every frame: testpmd io frees what it cannot enqueue, so a
+  // receiver descheduled for a while on a loaded machine must not turn into loss.
+  constexpr int kFrames = 4000;
   for (const char* size : {"64", "1518"}) {
     const size_t ready_before = tp.ready_count(1);
     ChildProcess rx({perf_bin(), "--connect", tp.sock(1), "--mode", "rx", "--count", std::to_string(kFrames),
-                     "--duration", "60", "--json", "--quiet", "--interrupt", "--queue-size", "1024"},
+                     "--duration", "60", "--json", "--quiet", "--interrupt", "--queue-size", "4096"},
                     tp.dir() + "/rx.log");
     ASSERT_TRUE(tp.wait_ready(1, ready_before, 20s)) << tp.log();
     ChildProcess tx({perf_bin(), "--connect", tp.sock(0), "--mode", "tx", "--count", std::to_string(kFrames), "--rate",

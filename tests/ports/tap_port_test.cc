@@ -56,7 +56,7 @@ class TapPortTest : public ::testing::Test {
   }
   // Polls a condition (bounded): used where the kernel changes state asynchronously.
   template <class F>
-  static bool eventually(F cond, std::chrono::milliseconds limit = 5s) {
+  static bool eventually(F cond, std::chrono::milliseconds limit = 20s) {
     for (auto end = std::chrono::steady_clock::now() + limit; std::chrono::steady_clock::now() < end;) {
       if (cond()) return true;
       std::this_thread::sleep_for(10ms);
@@ -189,7 +189,7 @@ TEST_F(TapPortTest, PingBothWaysWithTheKernel) {
   EXPECT_EQ(r.status, 0) << r.output;
   EXPECT_GE(host.echo_requests_answered(), 3u);
   EXPECT_GE(host.arp_requests_answered(), 1u);
-  for (uint16_t seq = 1; seq <= 3; ++seq) EXPECT_TRUE(host.ping(Ip4{10, 77, 1, 1}, seq, 5s)) << "seq " << seq;
+  for (uint16_t seq = 1; seq <= 3; ++seq) EXPECT_TRUE(host.ping(Ip4{10, 77, 1, 1}, seq, 20s)) << "seq " << seq;
   EXPECT_EQ(host.bad_checksums(), 0u);
   host.stop();
 
@@ -212,7 +212,7 @@ TEST_F(TapPortTest, KeepsWorkingAfterTheTapIsMovedToAnotherNamespace) {
   // Moving a device takes it down; the new namespace's owner brings it up.
   ASSERT_EQ(there.exec("ip link set vntmv up && ip addr add 10.77.4.1/24 dev vntmv").status, 0);
   TapHost host(*port, Mac{0x02, 0, 0, 0, 0x77, 0x04}, Ip4{10, 77, 4, 2});
-  EXPECT_TRUE(host.ping(Ip4{10, 77, 4, 1}, 1, 5s));
+  EXPECT_TRUE(host.ping(Ip4{10, 77, 4, 1}, 1, 20s));
   auto r = there.exec("busybox ping -c 1 -W 3 10.77.4.2");
   EXPECT_EQ(r.status, 0) << r.output;
   EXPECT_TRUE(port->up());
@@ -226,13 +226,13 @@ TEST_F(TapPortTest, LinkDownDropsAreCountedAndTheLinkRecovers) {
   ASSERT_TRUE(port);
   ASSERT_EQ(ns.exec("ip addr add 10.77.2.1/24 dev vntdown").status, 0);
   TapHost host(*port, Mac{0x02, 0, 0, 0, 0x77, 0x03}, Ip4{10, 77, 2, 2});
-  ASSERT_TRUE(host.ping(Ip4{10, 77, 2, 1}, 1, 5s));
+  ASSERT_TRUE(host.ping(Ip4{10, 77, 2, 1}, 1, 20s));
   ASSERT_EQ(ns.exec("ip link set vntdown down").status, 0);
   EXPECT_FALSE(host.ping(Ip4{10, 77, 2, 1}, 2, 500ms));
   EXPECT_TRUE(eventually([&] { return port->total_stats().tx_drop(TapTxDrop::link_down) >= 1; }));
   EXPECT_TRUE(port->up()) << "an administratively down link is not a lost device";
   ASSERT_EQ(ns.exec("ip link set vntdown up").status, 0);
-  EXPECT_TRUE(host.ping(Ip4{10, 77, 2, 1}, 3, 5s));
+  EXPECT_TRUE(host.ping(Ip4{10, 77, 2, 1}, 3, 20s));
 }
 
 // VLAN edits and tags as the kernel sees them: a packet socket in the namespace reports the tag
@@ -524,7 +524,7 @@ TEST_F(TapPortTest, TapDeletedWhileTrafficRunsTakesThePortDownCleanly) {
   ASSERT_TRUE(eventually([&] { return p.pb().total_stats().tx_packets > 2000; }, 10s));
   ASSERT_EQ(p.ns_a.exec("ip link del vnta").status, 0);
 
-  ASSERT_TRUE(eventually([&] { return !p.pa().up(); }, 5s)) << "the port notices the device is gone";
+  ASSERT_TRUE(eventually([&] { return !p.pa().up(); }, 20s)) << "the port notices the device is gone";
   EXPECT_EQ(p.pa().state(), TapPortState::device_gone);
   EXPECT_EQ(p.pa().device_lost(), 1u);
   EXPECT_EQ(p.pa().num_queues(), 0);

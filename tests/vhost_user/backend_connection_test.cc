@@ -334,6 +334,30 @@ TEST(BackendConnection, SetVringErrWithAndWithoutFd) {
   EXPECT_EQ(h.acked(Harness::msg(Request::set_vring_err, uint64_t{1} | kVringNoFd)), 0u);
 }
 
+// QEMU sets the error fd before the ring starts; a late one restarts a running ring so that
+// the device never keeps the number of an fd that is closed.
+TEST(BackendConnection, SetVringErrReachesTheDevice) {
+  Harness h;
+  h.negotiate();
+  h.set_mem_table();
+  auto err = make_eventfd().value();
+  ASSERT_EQ(h.acked(Harness::msg(Request::set_vring_err, uint64_t{0}), {err.get()}), 0u);
+  h.setup_ring(0);
+  int fd = h.dev.running().at(0).err_fd;
+  ASSERT_GE(fd, 0);
+  eventfd_signal(fd);  // the device's copy reaches our eventfd
+  EXPECT_EQ(eventfd_drain(err.get()), 1u);
+
+  auto newerr = make_eventfd().value();
+  ASSERT_EQ(h.acked(Harness::msg(Request::set_vring_err, uint64_t{0}), {newerr.get()}), 0u);
+  EXPECT_EQ(h.dev.count(Hook::stop_ring), 1u);
+  EXPECT_EQ(h.dev.count(Hook::start_ring), 2u);
+  eventfd_signal(h.dev.running().at(0).err_fd);
+  EXPECT_EQ(eventfd_drain(newerr.get()), 1u);
+  ASSERT_EQ(h.acked(Harness::msg(Request::set_vring_err, uint64_t{0} | kVringNoFd)), 0u);
+  EXPECT_EQ(h.dev.running().at(0).err_fd, -1);
+}
+
 TEST(BackendConnection, RarpAndMtuReachTheDevice) {
   Harness h;
   h.negotiate();

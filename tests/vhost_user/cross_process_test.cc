@@ -82,8 +82,8 @@ TEST(CrossProcess, FrontendInAnotherProcessThroughTheWholeLifecycle) {
   const size_t fds_before = count_open_fds();
   auto id = svc->add_endpoint(EndpointConfig{path}, dev).value();
   EXPECT_EQ(wait_child(child, std::chrono::seconds(60)), 0);
-  ASSERT_TRUE(svc->wait_connections(id, 5, std::chrono::seconds(5)));
-  ASSERT_TRUE(svc->wait_connected(id, false, std::chrono::seconds(5)));
+  ASSERT_TRUE(svc->wait_connections(id, 5, std::chrono::seconds(30)));
+  ASSERT_TRUE(svc->wait_connected(id, false, std::chrono::seconds(30)));
   EXPECT_EQ(dev.count(Hook::start_ring), 40u);
   EXPECT_EQ(dev.count(Hook::stop_ring), 40u);
   EXPECT_EQ(dev.count(Hook::reset), 5u);

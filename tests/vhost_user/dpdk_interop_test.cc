@@ -5,6 +5,7 @@
 // Each testpmd gets its own --file-prefix, is killed by pid and its /var/run/dpdk dir removed.
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -48,6 +49,7 @@ class Testpmd {
     }
     pid_ = ::fork();
     if (pid_ == 0) {
+      ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // a busy-polling testpmd must not outlive a dead test
       ::dup2(out.get(), 1);
       ::dup2(out.get(), 2);
       ::dup2(stdin_read_.get(), 0);

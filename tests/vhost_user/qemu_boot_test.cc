@@ -70,6 +70,7 @@ TEST(QemuBoot, GuestBootsRestartsBackendAndStops) {
   FakeDevice dev(2);
   auto svc = Service::start().value();
   const std::string rundir = "/tmp/vnet-vu-qemu-" + std::to_string(::getpid());
+  std::filesystem::remove_all(rundir);  // a leftover of a killed run with the same pid
   std::filesystem::create_directories(rundir);
   const std::string path = rundir + "/vu.sock";
   const std::string log = rundir + "/scripts.log";
@@ -82,6 +83,14 @@ TEST(QemuBoot, GuestBootsRestartsBackendAndStops) {
     return true;
   };
   auto diag = [&] { return slurp(log) + slurp(rundir + "/g.qemu.log") + slurp(rundir + "/g.console.log"); };
+  // A failed ASSERT must not leave QEMU running (it outlives us: run-guest starts it detached).
+  struct StopGuest {
+    std::string rundir, log;
+    bool stopped = false;
+    ~StopGuest() {
+      if (!stopped) run({source_dir() + "/scripts/guest/stop-guest", "--rundir", rundir, "--name", "g"}, std::chrono::seconds(60), log);
+    }
+  } guard{rundir, log};
 
   int rc = run({source_dir() + "/scripts/guest/run-guest", "--name", "g", "--rundir", rundir, "--netdev",
                 "vhost-user:" + path + ",queues=2,reconnect", "--ip", "10.0.0.1/24", "--no-iperf", "--no-ipv6", "--timeout",
@@ -112,6 +121,7 @@ TEST(QemuBoot, GuestBootsRestartsBackendAndStops) {
   ASSERT_TRUE(dev.wait(all_running_enabled, 60s)) << diag();
   EXPECT_GE(dev.count(Hook::start_ring), starts + 4);
 
+  guard.stopped = true;
   EXPECT_EQ(run({source_dir() + "/scripts/guest/stop-guest", "--rundir", rundir, "--name", "g"}, std::chrono::seconds(60), log), 0)
       << diag();
   ASSERT_TRUE(svc->wait_connected(id, false, 30s)) << diag();

@@ -171,7 +171,7 @@ TEST(Service, ReconnectStartsOverWithResetDevice) {
     ASSERT_TRUE(dev.wait_running(4));
     for (auto& [i, s] : dev.running()) EXPECT_EQ(s.last_avail_idx, round * 10);
     fe.close();
-    ASSERT_TRUE(svc->wait_connected(id, false, 5s));
+    ASSERT_TRUE(svc->wait_connected(id, false, 30s));
     EXPECT_EQ(dev.count(Hook::reset), static_cast<size_t>(round));
     EXPECT_EQ(dev.count(Hook::attach_memory), static_cast<size_t>(round));
   }
@@ -196,7 +196,7 @@ TEST(Service, ClientModeConnectsWithBackoffAndReconnects) {
     ASSERT_TRUE(fe->bring_up(config_for(mem, fds, 2)).ok());
     ASSERT_TRUE(dev.wait_running(2));
     fe->close();
-    ASSERT_TRUE(svc->wait_connected(id, false, 5s));
+    ASSERT_TRUE(svc->wait_connected(id, false, 30s));
     EXPECT_EQ(dev.running_count(), 0u);
   }
   EXPECT_EQ(svc->state(id)->connections, 2u);
@@ -226,7 +226,7 @@ TEST(Service, ManyEndpointsInParallel) {
         uint16_t rings[] = {0, 1, 2, 3};
         if (!fe->stop_rings(rings).ok()) return;
         fe->close();
-        if (!svc->wait_connected(ids[i], false, 5s)) return;
+        if (!svc->wait_connected(ids[i], false, 30s)) return;
       }
       ok++;
     });

@@ -145,14 +145,14 @@ class FakeDevice : public DeviceBackend {
   }
   // Waits (bounded) until `pred()` holds; pred runs under the device lock on calls_/running_.
   template <class Pred>
-  bool wait(Pred pred, std::chrono::milliseconds timeout = 5s) const {
+  bool wait(Pred pred, std::chrono::milliseconds timeout = 30s) const {
     std::unique_lock lk(mu_);
     return cv_.wait_for(lk, timeout, [&] { return pred(calls_, running_); });
   }
-  bool wait_running(size_t n, std::chrono::milliseconds timeout = 5s) const {
+  bool wait_running(size_t n, std::chrono::milliseconds timeout = 30s) const {
     return wait([&](auto&, auto& r) { return r.size() == n; }, timeout);
   }
-  bool wait_count(Hook h, size_t n, std::chrono::milliseconds timeout = 5s) const {
+  bool wait_count(Hook h, size_t n, std::chrono::milliseconds timeout = 30s) const {
     return wait(
         [&](auto& c, auto&) {
           size_t k = 0;

@@ -145,6 +145,30 @@ TEST_F(DeviceRing, TotalLengthOverLimit) {
   expect_broken(RingError::chain_too_long);
 }
 
+// More pieces than a chain can hold (an indirect table of 1-byte descriptors): an error, not
+// an overrun of the span array.
+TEST_F(DeviceRing, TooManySegments) {
+  constexpr uint32_t n = Chain::kMaxSpans + 1;
+  auto* table = reinterpret_cast<VringDesc*>(m.data() + 8192);
+  for (uint32_t i = 0; i < n; ++i)
+    table[i] = {buf(i), 1, static_cast<uint16_t>(i + 1 < n ? kDescFNext : 0), static_cast<uint16_t>(i + 1)};
+  m.d(0) = {buf(8192), n * 16, kDescFIndirect, 0};
+  m.make_avail(0);
+  expect_broken(RingError::too_many_segments);
+}
+
+TEST_F(DeviceRing, ExactlyMaxSegmentsIsFine) {
+  constexpr uint32_t n = Chain::kMaxSpans;
+  auto* table = reinterpret_cast<VringDesc*>(m.data() + 8192);
+  for (uint32_t i = 0; i < n; ++i)
+    table[i] = {buf(i), 1, static_cast<uint16_t>(i + 1 < n ? kDescFNext : 0), static_cast<uint16_t>(i + 1)};
+  m.d(0) = {buf(8192), n * 16, kDescFIndirect, 0};
+  m.make_avail(0);
+  ASSERT_EQ(pop(), PopStatus::chain);
+  EXPECT_EQ(chain.nreadable, n);
+  EXPECT_EQ(chain.readable_bytes, n);
+}
+
 TEST_F(DeviceRing, ReconfigureClearsBrokenState) {
   m.make_avail(16);
   expect_broken(RingError::head_out_of_range);
