@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <string>
 
+#include "mem/sigbus_guard.h"
+
 namespace vnet {
 
 Result<std::shared_ptr<Mapping>> Mapping::map_fd(int fd, uint64_t length) {
@@ -17,15 +19,27 @@ Result<std::shared_ptr<Mapping>> Mapping::map_fd(int fd, uint64_t length) {
   if (rounded < length) return Error("region length overflows");
   void* p = ::mmap(nullptr, rounded, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, fd, 0);
   if (p == MAP_FAILED) return sys_error("mmap region of " + std::to_string(rounded) + " bytes");
-  return std::make_shared<Mapping>(static_cast<uint8_t*>(p), rounded, true);
+  // The front-end may shrink the fd later; with the guard that costs it its connection, not
+  // the daemon its life (no-op slot -1 when the guard is not installed or full).
+  const int slot = SigbusGuard::add(static_cast<uint8_t*>(p), rounded, block);
+  return std::make_shared<Mapping>(static_cast<uint8_t*>(p), rounded, true, slot);
 }
+
+uint64_t Mapping::sigbus_faults() const { return SigbusGuard::faults(guard_slot_); }
 
 std::shared_ptr<Mapping> Mapping::borrow(uint8_t* base, uint64_t length) {
   return std::make_shared<Mapping>(base, length, false);
 }
 
 Mapping::~Mapping() {
+  SigbusGuard::remove(guard_slot_);
   if (owned_) ::munmap(base_, length_);
+}
+
+uint64_t MemoryTable::sigbus_faults() const {
+  uint64_t n = 0;
+  for (const MemoryRegion& r : regions_) n += r.mapping ? r.mapping->sigbus_faults() : 0;
+  return n;
 }
 
 namespace {

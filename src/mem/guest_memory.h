@@ -44,12 +44,19 @@ class Mapping {
   ~Mapping();
   uint8_t* base() const { return base_; }
   uint64_t length() const { return length_; }
-  Mapping(uint8_t* base, uint64_t length, bool owned) : base_(base), length_(length), owned_(owned) {}
+  // Pages the front-end truncated away under us and that were replaced by zeros (see
+  // mem/sigbus_guard.h); 0 for borrowed memory, which is not guarded.
+  uint64_t sigbus_faults() const;
+  Mapping(uint8_t* base, uint64_t length, bool owned, int guard_slot = -1)
+      : base_(base), length_(length), owned_(owned), guard_slot_(guard_slot) {}
+  Mapping(const Mapping&) = delete;
+  Mapping& operator=(const Mapping&) = delete;
 
  private:
   uint8_t* base_;
   uint64_t length_;
   bool owned_;
+  int guard_slot_;  // SigbusGuard slot, -1: unguarded
 };
 
 struct MemoryRegion {
@@ -80,6 +87,8 @@ class MemoryTable {
   uint8_t* va_to_host(uint64_t va, uint64_t len) const;
 
   const std::vector<MemoryRegion>& regions() const { return regions_; }
+  // Pages of this table's mappings lost to a truncation by the front-end (mem/sigbus_guard.h).
+  uint64_t sigbus_faults() const;
 
  private:
   explicit MemoryTable(std::vector<MemoryRegion> r) : regions_(std::move(r)) {}

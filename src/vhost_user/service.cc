@@ -8,9 +8,12 @@
 #include <array>
 #include <cstring>
 
+#include <fmt/format.h>
+
 #include "base/eventfd.h"
 #include "base/log.h"
 #include "base/unix_socket.h"
+#include "mem/sigbus_guard.h"
 
 namespace vnet::vhost_user {
 
@@ -31,6 +34,9 @@ struct Service::Endpoint {
 };
 
 namespace {
+
+// epoll token of the SigbusGuard eventfd (connection tokens count up from 1; 0 is the wake fd).
+constexpr uint64_t kSigbusToken = ~uint64_t{0};
 
 // Non-blocking connect: a unix socket connect completes or fails at once (EAGAIN = backlog full),
 // so the control thread never waits on a slow listener.
@@ -53,6 +59,13 @@ Result<std::unique_ptr<Service>> Service::start(Qsbr& qsbr) {
   auto wake = make_eventfd();
   if (!wake) return wake.error();
   if (auto s = ep->add(wake->get(), EPOLLIN, 0); !s) return s.error();
+  // Edge-triggered and never drained: the eventfd is shared by every Service in the process,
+  // and each must see every fault (each write is an edge for each epoll).
+  if (SigbusGuard::install()) {
+    if (auto s = ep->add(SigbusGuard::event_fd(), EPOLLIN | EPOLLET, kSigbusToken); !s) return s.error();
+  } else {
+    log::warn("vhost-user: no SIGBUS guard: a front-end that truncates its memory file would crash the process");
+  }
   std::unique_ptr<Service> svc(new Service(qsbr, std::move(ep.value()), std::move(wake.value())));
   svc->thread_ = std::thread([s = svc.get()] { s->run(); });
   return svc;
@@ -186,6 +199,19 @@ void Service::drop_connection(Endpoint& ep, const std::string& why) {
   changed_.notify_all();
 }
 
+void Service::drop_truncating_frontends() {
+  for (auto& [id, ep] : endpoints_) {
+    if (!ep->conn) continue;
+    const MemoryTable* table = ep->conn->memory().current();
+    const uint64_t lost = table ? table->sigbus_faults() : 0;
+    if (lost == 0) continue;
+    const std::string why = fmt::format(
+        "the front-end truncated its guest memory under us ({} pages read as zeros); connection dropped", lost);
+    log::error("vhost-user {}: {}", ep->config.path, why);
+    drop_connection(*ep, why);
+  }
+}
+
 void Service::on_listener(Endpoint& ep) {
   for (;;) {
     int fd = ::accept4(ep.listener.get(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
@@ -248,6 +274,10 @@ void Service::run() {
       uint64_t token = events[i].data.u64;
       if (token == 0) {
         eventfd_drain(wake_fd_.get());
+        continue;
+      }
+      if (token == kSigbusToken) {
+        drop_truncating_frontends();
         continue;
       }
       // The fd may have been unregistered (endpoint removed) after epoll reported it.

@@ -86,6 +86,8 @@ class Service {
   void on_connection(Endpoint& ep);
   void try_connect(Endpoint& ep);
   void drop_connection(Endpoint& ep, const std::string& why);
+  // A guest memory mapping faulted (mem/sigbus_guard.h): drop the connections it belongs to.
+  void drop_truncating_frontends();
   void attach(Endpoint& ep, UniqueFd fd);
   int next_timeout_ms() const;
 
