@@ -196,11 +196,26 @@ Json Daemon::show() const {
     for (const auto& q : t.queues) qs.push_back(fmt::format("{}:{}", q.port, q.queue));
     threads.push_back({{"id", t.index}, {"core", t.core}, {"queues", qs}});
   }
+  // Bridges: FDB fill and why addresses could not be learned (summed over the bridge's ports;
+  // `stats` has them per port). Keys are only ever added, never renamed.
   Json bridges = Json::array();
   for (const auto& [n, b] : bridges_) {
     auto c = b->counters();
-    bridges.push_back({{"name", n}, {"fdb_entries", c.fdb_entries}, {"fdb_capacity", c.fdb_capacity},
-                       {"aging_seconds", b->aging_ms() / 1000}});
+    auto bports = b->ports();
+    Json br = {{"name", n}, {"fdb_entries", c.fdb_entries}, {"fdb_capacity", c.fdb_capacity},
+               {"aging_seconds", b->aging_ms() / 1000}, {"port_count", bports.size()},
+               {"unknown_ingress", c.unknown_ingress}};
+    for (const auto& bc : config_.bridges)
+      if (bc.name == n) br["fdb_capacity_per_port"] = bc.max_entries_per_port;
+    uint64_t learn_fail = 0;
+    for (size_t f = 0; f < sw::kLearnFailures; ++f) {
+      uint64_t v = 0;
+      for (const auto& p : bports) v += p.counters.learn_failures[f];
+      br[std::string("learn_fail_") + std::string(sw::to_string(static_cast<sw::LearnFailure>(f)))] = v;
+      learn_fail += v;
+    }
+    br["learn_fail"] = learn_fail;
+    bridges.push_back(std::move(br));
   }
   return {{"poll_mode", std::string(dataplane::to_string(datapath_->poll_mode()))}, {"ports", ports}, {"threads", threads}, {"bridges", bridges}};
 }

@@ -99,7 +99,7 @@ void VirtioNetDevice::start_ring(const vhost_user::VringSetup& setup) {
     q->started = true;
     q->kick_fd.store(setup.kick_fd, std::memory_order_release);
   }
-  update_active_queue_pairs();
+  update_queue_pair_counts();
 }
 
 uint16_t VirtioNetDevice::stop_ring(uint16_t index) {
@@ -117,7 +117,7 @@ uint16_t VirtioNetDevice::stop_ring(uint16_t index) {
     q->err_fd = -1;
     q->kick_fd.store(-1, std::memory_order_release);
   }
-  update_active_queue_pairs();
+  update_queue_pair_counts();
   return last_avail;
 }
 
@@ -125,8 +125,13 @@ void VirtioNetDevice::enable_ring(uint16_t index, bool enabled) {
   std::lock_guard control(control_mu_);
   DeviceQueue* q = queue(index);
   if (!q) return;
-  std::lock_guard lock(q->lock);
-  q->enabled = enabled;
+  {
+    std::lock_guard lock(q->lock);
+    q->enabled = enabled;
+  }
+  // The usable count changes with it: the switch must stop (or start again) delivering to the
+  // pair, and poll threads see it through generation().
+  update_queue_pair_counts();
 }
 
 void VirtioNetDevice::set_call_fd(uint16_t index, int call_fd) {
@@ -175,16 +180,24 @@ void VirtioNetDevice::reset() {
   features_.store(0, std::memory_order_relaxed);
   mtu_.store(0, std::memory_order_relaxed);
   memory_.store(nullptr, std::memory_order_release);
-  update_active_queue_pairs();
+  update_queue_pair_counts();
 }
 
-void VirtioNetDevice::update_active_queue_pairs() {
-  uint16_t active = 0;
+void VirtioNetDevice::update_queue_pair_counts() {
+  // `started` and `enabled` are written under each queue's lock by the control thread only, and
+  // we are the control thread (control_mu_ held): reading them without the lock is safe.
+  auto usable = [](const DeviceQueue& q) { return q.started && q.enabled; };
+  uint16_t started = 0, leading_usable = 0;
+  bool hole = false;
   for (uint16_t qp = 0; qp < cfg_.queue_pairs; ++qp) {
-    // `started` is written under each queue's lock; we are the only writer (control_mu_).
-    if (queues_[rx_vq(qp)]->started || queues_[tx_vq(qp)]->started) active = static_cast<uint16_t>(qp + 1);
+    const DeviceQueue& rx = *queues_[rx_vq(qp)];
+    const DeviceQueue& tx = *queues_[tx_vq(qp)];
+    if (rx.started || tx.started) started = static_cast<uint16_t>(qp + 1);
+    if (usable(rx) && usable(tx) && !hole) leading_usable = static_cast<uint16_t>(qp + 1);
+    else hole = true;
   }
-  active_qps_.store(active, std::memory_order_release);
+  started_qps_.store(started, std::memory_order_release);
+  usable_qps_.store(leading_usable, std::memory_order_release);
   generation_.fetch_add(1, std::memory_order_acq_rel);
 }
 

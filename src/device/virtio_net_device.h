@@ -94,7 +94,7 @@ class VirtioNetDevice final : public vhost_user::DeviceBackend {
   void rx_transmit(uint16_t qp, const dataplane::TxItem* items, uint16_t n);
 
   // Kick eventfd of qp's TX ring (-1 if the ring is not started or the driver gave none). It
-  // changes when the ring is restarted: re-read it after num_queue_pairs()/generation() change.
+  // changes when the ring is restarted: re-read it after generation() changed.
   int tx_kick_fd(uint16_t qp) const;
   // Kick suppression on qp's TX ring. enable returns true if chains arrived meanwhile (keep
   // polling); it also drains the kick eventfd (counted as kicks) so that a sleeping poll
@@ -102,9 +102,21 @@ class VirtioNetDevice final : public vhost_user::DeviceBackend {
   bool tx_enable_notify(uint16_t qp);
   void tx_disable_notify(uint16_t qp);
 
-  // Queue pairs with at least one started ring: 1 + the highest such pair, 0 when none.
-  uint16_t num_queue_pairs() const { return active_qps_.load(std::memory_order_acquire); }
-  // Bumped whenever a ring starts or stops (poll threads re-read fds / rebalance on change).
+  // Two queue pair counts, because polling and delivering follow different rules (vhost-user
+  // "Ring states"): a started but disabled ring must still be processed on the TX side (its
+  // chains consumed), but must not be given RX packets. Linux with `queues=2` and one combined
+  // channel in use has pair 1 started and disabled.
+  //
+  // Pairs to poll: 1 + the highest pair with a started ring, 0 when none.
+  uint16_t num_started_queue_pairs() const { return started_qps_.load(std::memory_order_acquire); }
+  // Pairs the switch may deliver to: the leading pairs 0..n-1 whose RX and TX rings are both
+  // started and enabled. Leading rather than "highest + 1": drivers enable pairs 0..n-1 (the
+  // virtio MQ_VQ_PAIRS_SET command, Linux `ethtool -L combined n`, QEMU enabling pair 0 at
+  // FEATURES_OK), so with a leading count every pair below it is usable and `q % count` never
+  // lands on a disabled pair; a hole left by an odd front-end only shortens the count.
+  uint16_t num_usable_queue_pairs() const { return usable_qps_.load(std::memory_order_acquire); }
+  // Bumped whenever a ring starts, stops, or is enabled or disabled (poll threads re-read fds /
+  // rebalance on change).
   uint32_t generation() const { return generation_.load(std::memory_order_acquire); }
 
   // --- control path: counters and state, readable while the datapath runs ---
@@ -121,14 +133,17 @@ class VirtioNetDevice final : public vhost_user::DeviceBackend {
   DeviceQueue* queue(uint16_t vq) { return vq < queues_.size() ? queues_[vq].get() : nullptr; }
   const DeviceQueue* queue(uint16_t vq) const { return vq < queues_.size() ? queues_[vq].get() : nullptr; }
   const MemoryTable* memory_table() const;
-  void update_active_queue_pairs();  // control thread, after a ring started or stopped
+  // Control thread, after a ring started, stopped, was enabled or disabled: recomputes both
+  // queue pair counts and bumps the generation.
+  void update_queue_pair_counts();
 
   DeviceConfig cfg_;
   std::vector<std::unique_ptr<DeviceQueue>> queues_;  // 2 * queue_pairs, fixed after construction
   std::atomic<const GuestMemory*> memory_{nullptr};
   std::atomic<virtio::Features> features_{0};
   std::atomic<uint16_t> mtu_{0};
-  std::atomic<uint16_t> active_qps_{0};
+  std::atomic<uint16_t> started_qps_{0};
+  std::atomic<uint16_t> usable_qps_{0};
   std::atomic<uint32_t> generation_{0};
   std::mutex control_mu_;  // serializes control calls (one vhost-user connection at a time)
 };

@@ -1,6 +1,14 @@
 // A switch port backed by a vhost-user front-end (a QEMU guest, our userspace driver): the
 // dataplane::Port face of a device::VirtioNetDevice. Queue q of the port is the device's queue
-// pair q: receive() reads the guest's TX ring 2q+1, transmit() writes its RX ring 2q.
+// pair q for receiving: receive() reads the guest's TX ring 2q+1. transmit(q) writes the RX
+// ring of pair q if that pair is usable, else of pair q % usable (see transmit()).
+//
+// num_queues() is the number of pairs with a started ring, not of usable (enabled) pairs: the
+// datapath polls that many queues and also picks destination queues below it. Polling must
+// cover started but disabled pairs (vhost-user: their TX chains are still consumed; the
+// device drops them as `disabled`), and a guest using fewer channels than it has pairs (Linux
+// `ethtool -L eth0 combined 1`, or 1 vCPU with queues=2) leaves pairs started but disabled;
+// transmit() steers those to usable pairs.
 //
 // Whoever creates the port registers device() with the vhost-user service (vnetd:
 // Service::add_endpoint(EndpointConfig{path, ...}, port->device())) and removes the endpoint
@@ -21,14 +29,21 @@ class VhostUserPort final : public dataplane::Port {
   explicit VhostUserPort(device::DeviceConfig cfg);
 
   const std::string& name() const override { return device_.name(); }
-  uint16_t num_queues() const override { return device_.num_queue_pairs(); }
+  uint16_t num_queues() const override { return device_.num_started_queue_pairs(); }
 
   // Contract with the poll thread: if receive(q) returns n > 0, call receive_done(q) (same
   // thread) before any other call on this port's queue q and before a QSBR quiescent point;
   // the guest's TX ring is locked in between (see device/virtio_net_device.h).
   uint16_t receive(uint16_t q, dataplane::Packet* out, uint16_t max) override { return device_.tx_receive(q, out, max); }
   void receive_done(uint16_t q) override { device_.tx_done(q); }
-  void transmit(uint16_t q, const dataplane::TxItem* items, uint16_t n) override { device_.rx_transmit(q, items, n); }
+  // Delivers on the RX ring of pair q if q is below num_usable_queue_pairs() (the leading
+  // started and enabled pairs), else on pair q % num_usable_queue_pairs(): a disabled ring must
+  // get no packets, and the datapath's queue choice (thread t -> t % num_queues()) knows only
+  // started pairs. The choice is made per burst, so a guest changing its channel count is
+  // followed at once, without a replan. Two threads may then write one RX ring; the device
+  // serializes that with the ring's lock. With no usable pair the device drops and counts on
+  // queue q, as before.
+  void transmit(uint16_t q, const dataplane::TxItem* items, uint16_t n) override;
 
   // The TX ring's kick eventfd; it changes when the front-end restarts the ring (watch
   // device().generation()).

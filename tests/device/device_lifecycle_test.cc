@@ -49,22 +49,78 @@ TEST(Lifecycle, OffloadsCanBeTurnedOff) {
 TEST(Lifecycle, QueueCountFollowsStartedRings) {
   GuestHarness g(opts(2));
   VirtioNetDevice d(DeviceConfig{.queue_pairs = 2});
-  EXPECT_EQ(d.num_queue_pairs(), 0);
+  EXPECT_EQ(d.num_started_queue_pairs(), 0);
   const uint32_t gen0 = d.generation();
   d.attach_memory(&g.memory());
   d.set_features(g.features());
   d.start_ring(g.setup(0));
-  EXPECT_EQ(d.num_queue_pairs(), 1);
+  EXPECT_EQ(d.num_started_queue_pairs(), 1);
   d.start_ring(g.setup(3));
-  EXPECT_EQ(d.num_queue_pairs(), 2);
+  EXPECT_EQ(d.num_started_queue_pairs(), 2);
   EXPECT_NE(d.generation(), gen0);
   EXPECT_EQ(d.tx_kick_fd(1), g.queue(3).kick.get());
   EXPECT_EQ(d.tx_kick_fd(0), -1);  // not started
   d.stop_ring(3);
-  EXPECT_EQ(d.num_queue_pairs(), 1);
+  EXPECT_EQ(d.num_started_queue_pairs(), 1);
   EXPECT_EQ(d.tx_kick_fd(1), -1);
   d.stop_ring(0);
-  EXPECT_EQ(d.num_queue_pairs(), 0);
+  EXPECT_EQ(d.num_started_queue_pairs(), 0);
+}
+
+// SET_VRING_ENABLE: a started but disabled pair is still polled (its TX chains are drained and
+// dropped as `disabled`) but no longer usable as a destination; every change bumps the
+// generation so that the datapath notices.
+TEST(Lifecycle, DisabledPairIsStartedButNotUsable) {
+  GuestHarness g(opts(2));
+  VirtioNetDevice d(DeviceConfig{.queue_pairs = 2});
+  g.attach(d);
+  EXPECT_EQ(d.num_started_queue_pairs(), 2);
+  EXPECT_EQ(d.num_usable_queue_pairs(), 2);
+
+  uint32_t gen = d.generation();
+  auto bumped = [&] {
+    const uint32_t now = d.generation();
+    const bool changed = now != gen;
+    gen = now;
+    return changed;
+  };
+  // What QEMU sends for `ethtool -L eth0 combined 1`: both rings of pair 1 disabled.
+  d.enable_ring(rx_vq(1), false);
+  EXPECT_EQ(d.num_usable_queue_pairs(), 1);
+  EXPECT_TRUE(bumped());
+  d.enable_ring(tx_vq(1), false);
+  EXPECT_EQ(d.num_usable_queue_pairs(), 1);
+  EXPECT_EQ(d.num_started_queue_pairs(), 2) << "disabled rings stay started (and polled)";
+  EXPECT_TRUE(bumped());
+
+  // The disabled pair's TX ring is still drained; RX on it is refused.
+  ASSERT_TRUE(g.send(1, make_frame(100, 1)));
+  dataplane::Packet p[4];
+  EXPECT_EQ(d.tx_receive(1, p, 4), 0);
+  EXPECT_EQ(g.reap_tx(1), 1) << "chain completed";
+  EXPECT_EQ(d.queue_stats(tx_vq(1)).drop(DropReason::disabled), 1u);
+
+  // Half a pair is not a usable pair.
+  d.enable_ring(rx_vq(1), true);
+  EXPECT_EQ(d.num_usable_queue_pairs(), 1);
+  EXPECT_TRUE(bumped());
+  d.enable_ring(tx_vq(1), true);
+  EXPECT_EQ(d.num_usable_queue_pairs(), 2);
+  EXPECT_TRUE(bumped());
+
+  // The count is of leading usable pairs: with pair 0 disabled, pair 1 does not count.
+  d.enable_ring(rx_vq(0), false);
+  EXPECT_EQ(d.num_usable_queue_pairs(), 0);
+  EXPECT_EQ(d.num_started_queue_pairs(), 2);
+  EXPECT_TRUE(bumped());
+  d.enable_ring(rx_vq(0), true);
+  EXPECT_EQ(d.num_usable_queue_pairs(), 2);
+
+  // Stopping a ring makes its pair unusable too.
+  d.stop_ring(tx_vq(1));
+  EXPECT_EQ(d.num_usable_queue_pairs(), 1);
+  EXPECT_EQ(d.num_started_queue_pairs(), 2);  // pair 1's RX ring is still started
+  EXPECT_TRUE(bumped());
 }
 
 TEST(Lifecycle, InvalidSetupsAreRefused) {
@@ -80,7 +136,7 @@ TEST(Lifecycle, InvalidSetupsAreRefused) {
   s = g.setup(1);
   s.used = nullptr;
   d.start_ring(s);
-  EXPECT_EQ(d.num_queue_pairs(), 0);
+  EXPECT_EQ(d.num_started_queue_pairs(), 0);
   EXPECT_EQ(d.stop_ring(99), 0);
   dataplane::Packet p[1];
   EXPECT_EQ(d.tx_receive(5, p, 1), 0);  // out-of-range queue pair: nothing, no crash
@@ -166,7 +222,7 @@ TEST(Lifecycle, ResetForgetsEverything) {
   da.stop_ring(0);
   da.stop_ring(1);
   da.reset();
-  EXPECT_EQ(da.num_queue_pairs(), 0);
+  EXPECT_EQ(da.num_started_queue_pairs(), 0);
   EXPECT_EQ(da.negotiated_features(), 0u);
   EXPECT_EQ(da.mtu(), 0);
   ASSERT_TRUE(a.send(0, make_frame(100, 1)));
