@@ -7,7 +7,7 @@
 namespace vnet::testing {
 
 template <class Pred>
-bool wait_until(Pred pred, std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
+bool wait_until(Pred pred, std::chrono::milliseconds timeout = std::chrono::seconds(60)) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   while (!pred()) {
     if (std::chrono::steady_clock::now() > deadline) return pred();

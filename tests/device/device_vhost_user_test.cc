@@ -79,8 +79,8 @@ TEST_F(ThroughVhostUser, FrontendHarnessToHarness) {
   GuestOptions o;
   o.qsize = 128;
   GuestHarness a(o), b(o);
-  auto fa = vhost_user::Frontend::connect(pa.path, 2s);
-  auto fb = vhost_user::Frontend::connect(pb.path, 2s);
+  auto fa = vhost_user::Frontend::connect(pa.path, 30s);
+  auto fb = vhost_user::Frontend::connect(pb.path, 30s);
   ASSERT_TRUE(fa.ok()) << fa.error().message();
   ASSERT_TRUE(fb.ok()) << fb.error().message();
   auto na = fa->bring_up(bring_up(a));
@@ -89,7 +89,7 @@ TEST_F(ThroughVhostUser, FrontendHarnessToHarness) {
   ASSERT_TRUE(nb.ok()) << nb.error().message();
   EXPECT_TRUE(virtio::has(na->features, virtio::kNetFMrgRxbuf));
   EXPECT_TRUE(virtio::has(na->features, virtio::kFRingEventIdx));
-  ASSERT_TRUE(wait_for([&] { return pa.dev.num_started_queue_pairs() == 1 && pb.dev.num_started_queue_pairs() == 1; }, 2s));
+  ASSERT_TRUE(wait_for([&] { return pa.dev.num_started_queue_pairs() == 1 && pb.dev.num_started_queue_pairs() == 1; }, 30s));
   EXPECT_EQ(pa.dev.mtu(), 1500);
 
   b.post_rx(0, 100, 1536);
@@ -114,7 +114,7 @@ TEST_F(ThroughVhostUser, FrontendHarnessToHarness) {
 
   // Disconnect: the service resets the device.
   fa->close();
-  ASSERT_TRUE(wait_for([&] { return pa.dev.num_started_queue_pairs() == 0; }, 2s));
+  ASSERT_TRUE(wait_for([&] { return pa.dev.num_started_queue_pairs() == 0; }, 30s));
 }
 
 // Our userspace driver on both sides, a poll thread (QSBR reader) forwarding between the two
@@ -140,7 +140,7 @@ TEST_F(ThroughVhostUser, DriverToDriverWithAPollThread) {
     auto db = driver::VirtioNetDriver::connect(pb.path, cfg);
     ASSERT_TRUE(da.ok()) << da.error().message();
     ASSERT_TRUE(db.ok()) << db.error().message();
-    ASSERT_TRUE(wait_for([&] { return pa.dev.num_started_queue_pairs() == 1 && pb.dev.num_started_queue_pairs() == 1; }, 2s));
+    ASSERT_TRUE(wait_for([&] { return pa.dev.num_started_queue_pairs() == 1 && pb.dev.num_started_queue_pairs() == 1; }, 30s));
     EXPECT_EQ((*da)->mergeable(), mrg);
 
     std::atomic<bool> stop{false};
