@@ -11,6 +11,8 @@ const char* to_string(DropReason r) {
     case DropReason::too_long: return "too_long";
     case DropReason::disabled: return "disabled";
     case DropReason::bad_offload: return "bad_offload";
+    case DropReason::ring_broken: return "ring_broken";
+    case DropReason::not_started: return "not_started";
     case DropReason::count_: break;
   }
   return "?";

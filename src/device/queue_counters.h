@@ -22,6 +22,9 @@ enum class DropReason : uint8_t {
   disabled,      // TX: chains drained from a disabled ring (SET_VRING_ENABLE 0)
   bad_offload,   // TX: virtio_net_hdr inconsistent with the frame or not negotiated (never
                  // trusted); RX: software segmentation impossible for such a header
+  ring_broken,   // RX: the guest broke the ring (see last_ring_error); nothing is delivered
+                 // until the front-end restarts it
+  not_started,   // RX: the ring is not running (front-end gone or still setting up)
   count_,
 };
 const char* to_string(DropReason r);

@@ -252,8 +252,8 @@ void rx_deliver(DeviceQueue& q, const QueueContext& ctx, const MemoryTable& mem,
     const Placed r = (p.hdr.flags | p.hdr.gso_type) == 0 ? place_frame(q, ctx, mem, items[i], p.hdr, nullptr)
                                                         : place_offload_frame(q, ctx, mem, items[i]);
     if (r == Placed::ring_broken) {
-      // The rest of the burst cannot be delivered either.
-      q.counters.add_drop(DropReason::no_rx_buffer, n - i);
+      // This frame and the rest of the burst cannot be delivered either.
+      q.counters.add_drop(DropReason::ring_broken, n - i);
       break;
     }
     if (q.rx->pending >= kUsedFlushBatch) flush_used(q);

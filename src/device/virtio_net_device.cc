@@ -239,8 +239,12 @@ void VirtioNetDevice::rx_transmit(uint16_t qp, const dataplane::TxItem* items, u
   if (!q || n == 0) return;
   std::lock_guard lock(q->lock);
   const MemoryTable* mem = q->started ? memory_table() : nullptr;
-  if (!mem || q->ring.broken()) {
-    q->counters.add_drop(DropReason::no_rx_buffer, n);
+  if (!mem) {
+    q->counters.add_drop(DropReason::not_started, n);
+    return;
+  }
+  if (q->ring.broken()) {
+    q->counters.add_drop(DropReason::ring_broken, n);
     return;
   }
   if (!q->enabled) {

@@ -181,12 +181,13 @@ TEST_F(Drops, DisabledRxRingGetsNothing) {
   expect_flows();
 }
 
-TEST_F(Drops, QueueThatIsNotStartedDropsAsNoBuffer) {
+TEST_F(Drops, QueueThatIsNotStartedDropsAsNotStarted) {
   start(true);
   db->stop_ring(0);
   ASSERT_TRUE(a->send(0, make_frame(100, 1)));
   EXPECT_EQ(forward_burst(*da, *db), 1);
-  EXPECT_EQ(rx().drop(DropReason::no_rx_buffer), 1u);
+  EXPECT_EQ(rx().drop(DropReason::not_started), 1u);
+  EXPECT_EQ(rx().drop(DropReason::no_rx_buffer), 0u);
 }
 
 }  // namespace

@@ -185,6 +185,7 @@ TEST_P(Malicious, BrokenRxRingStopsOnlyThatQueue) {
   EXPECT_EQ(s.ring_errors, 1u);
   EXPECT_EQ(eventfd_drain(victim_rx.queue(0).err.get()), 1u) << "the front-end's error eventfd is told once";
   EXPECT_EQ(s.total_drops(), static_cast<uint64_t>(4 - before));
+  EXPECT_EQ(s.drop(DropReason::ring_broken), static_cast<uint64_t>(4 - before)) << "not counted as a guest short of buffers";
   EXPECT_EQ(s.last_ring_error, GetParam().expected) << virtio::to_string(s.last_ring_error);
   expect_good_port_flows(5);
 }
