@@ -40,6 +40,11 @@ class BackendLink {
   virtual Status set_vring_enable(uint32_t index, bool enable) = 0;
   // Stops the ring; returns the back-end's last_avail_idx.
   virtual Result<uint32_t> get_vring_base(uint32_t index) = 0;
+
+  // The connection's socket, for a control thread to poll for the back-end hanging up after
+  // bring-up (nothing else reads it once the rings run); -1 when the link has no socket
+  // (in-process test back-ends). Borrowed: valid while the link lives.
+  virtual int socket_fd() const { return -1; }
 };
 
 }  // namespace vnet::driver

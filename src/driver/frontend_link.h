@@ -30,6 +30,7 @@ class FrontendLink final : public BackendLink {
   Status set_vring_call(uint32_t i, int fd) override { return fe_.set_vring_call(static_cast<uint16_t>(i), fd); }
   Status set_vring_enable(uint32_t i, bool on) override { return fe_.set_vring_enable(static_cast<uint16_t>(i), on); }
   Result<uint32_t> get_vring_base(uint32_t i) override;
+  int socket_fd() const override { return fe_.socket_fd(); }
 
   // Protocol features this front-end can ack (the driver masks its wish list with them).
   static constexpr uint64_t kSupportedProtocolFeatures = vhost_user::Frontend::kSupportedProtocolFeatures;

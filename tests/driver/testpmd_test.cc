@@ -229,7 +229,7 @@ TEST(Testpmd, PingpongThroughPerfFwd) {
                    tp.dir() + "/fwd.log");
   ASSERT_TRUE(tp.wait_ready(1, 0, 20s)) << tp.log();
   ChildProcess ping({perf_bin(), "--connect", tp.sock(0), "--mode", "pingpong", "--count", "2000", "--duration", "60",
-                     "--json", "--quiet", "--interrupt"},
+                     "--ping-timeout", "5", "--json", "--quiet", "--interrupt"},
                     tp.dir() + "/ping.log");
   EXPECT_EQ(ping.wait(90s), 0) << ping.log();
   fwd.stop();

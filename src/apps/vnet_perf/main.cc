@@ -9,11 +9,13 @@
 
 #include <fmt/format.h>
 
+#include "apps/vnet_perf/link_watch.h"
 #include "apps/vnet_perf/options.h"
 #include "apps/vnet_perf/report.h"
 #include "apps/vnet_perf/worker.h"
 #include "base/cpu.h"
 #include "base/log.h"
+#include "driver/frontend_link.h"
 
 using namespace vnet;
 using namespace vnet::perf;
@@ -21,11 +23,11 @@ using namespace vnet::perf;
 namespace {
 
 std::atomic<bool> g_stop{false};
+std::atomic<bool> g_link_lost{false};
 extern "C" void on_signal(int) { g_stop.store(true, std::memory_order_relaxed); }
 
 struct Totals {
-  uint64_t tx_packets = 0, tx_bytes = 0, tx_full = 0, rx_packets = 0, rx_bytes = 0, lost = 0, reordered = 0, corrupt = 0,
-           foreign = 0, fwd_drops = 0, ping_sent = 0, ping_replies = 0, ping_timeouts = 0;
+  uint64_t tx_packets = 0, tx_bytes = 0, tx_full = 0, rx_packets = 0, rx_bytes = 0, corrupt = 0, foreign = 0, fwd_drops = 0, ping_sent = 0, ping_replies = 0, ping_timeouts = 0;
   uint64_t rx_first = 0, rx_last = 0, tx_first = 0, tx_last = 0;
   bool all_done = true;
 };
@@ -38,8 +40,6 @@ Totals sum(const std::vector<std::unique_ptr<Worker>>& ws) {
     t.tx_bytes += s.tx_bytes.get();
     t.rx_packets += s.rx_packets.get();
     t.rx_bytes += s.rx_bytes.get();
-    t.lost += s.lost.get();
-    t.reordered += s.reordered.get();
     t.corrupt += s.corrupt.get();
     t.foreign += s.foreign.get();
     t.fwd_drops += s.fwd_drops.get();
@@ -77,6 +77,13 @@ DriverErrors driver_errors(const driver::VirtioNetDriver& d) {
   return e;
 }
 
+// Sequence accounting over all queues: a stream may arrive spread over several of them.
+StreamLoss sequence_loss(const std::vector<std::unique_ptr<Worker>>& ws, uint64_t expected_total, uint64_t untracked) {
+  std::vector<const SequenceTracker*> qs;
+  for (const auto& w : ws) qs.push_back(&w->sequences());
+  return stream_loss(qs, expected_total, untracked);
+}
+
 double rate(uint64_t n, uint64_t first, uint64_t last) {
   if (n < 2 || last <= first) return 0;
   return static_cast<double>(n - 1) / (static_cast<double>(last - first) * 1e-9);
@@ -96,13 +103,18 @@ int main(int argc, char** argv) {
   std::signal(SIGPIPE, SIG_IGN);
 
   const auto cfg = driver_config(o);
-  auto drv = o.connect_path.empty() ? driver::VirtioNetDriver::listen(o.listen_path, cfg)
-                                    : driver::VirtioNetDriver::connect(o.connect_path, cfg);
-  if (!drv) {
-    std::fprintf(stderr, "vnet-perf: cannot bring up the virtio-net device on %s: %s\n",
-                 (o.connect_path.empty() ? o.listen_path : o.connect_path).c_str(), drv.error().message().c_str());
+  const std::string& path = o.connect_path.empty() ? o.listen_path : o.connect_path;
+  auto cant = [&](const std::string& why) {
+    std::fprintf(stderr, "vnet-perf: cannot bring up the virtio-net device on %s: %s\n", path.c_str(), why.c_str());
     return 1;
-  }
+  };
+  if (auto v = driver::validate(cfg); !v) return cant(v.error().message());
+  auto link = o.connect_path.empty() ? driver::FrontendLink::accept_one(path, cfg.timeout) : driver::FrontendLink::connect(path, cfg.timeout);
+  if (!link) return cant(link.error().message());
+  // The driver owns the link (and its socket) until d.stop(); the watch only polls the fd.
+  LinkWatch watch(link.value()->socket_fd());
+  auto drv = driver::VirtioNetDriver::start(std::move(link).value(), cfg);
+  if (!drv) return cant(drv.error().message());
   auto& d = *drv.value();
   if (!o.quiet) std::fprintf(stderr, "vnet-perf: %s\n", d.describe().c_str());
   if (o.size > d.max_tx_frame() && o.mode != Mode::rx) {
@@ -116,7 +128,7 @@ int main(int argc, char** argv) {
     uint64_t quota = 0;
     if (o.count && (o.mode == Mode::tx || o.mode == Mode::bidir || o.mode == Mode::pingpong))
       quota = o.count / nq + (q < o.count % nq ? 1 : 0);
-    workers.push_back(std::make_unique<Worker>(o, d, q, quota, g_stop));
+    workers.push_back(std::make_unique<Worker>(o, d, q, quota, g_stop, g_link_lost));
   }
   std::vector<std::thread> threads;
   const uint64_t t0 = monotonic_ns();
@@ -126,23 +138,33 @@ int main(int argc, char** argv) {
   uint64_t next_progress = t0 + 1'000'000'000ull;
   Totals last{};
   uint64_t last_t = t0;
+  bool hung_up = false;
+  uint64_t hung_up_at = 0;
   while (!g_stop.load(std::memory_order_relaxed)) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    const uint64_t now = monotonic_ns();
+    if (watch.wait_hangup(10)) {
+      hung_up = true;
+      hung_up_at = monotonic_ns();
+      g_link_lost.store(true, std::memory_order_relaxed);  // set before g_stop: no TX drain
+      break;
+    }
+    // The clock is read after the workers' timestamps: a frame a worker stamped after `now`
+    // would otherwise make now - rx_last wrap around and look like an idle timeout.
     const Totals t = sum(workers);
+    const uint64_t now = monotonic_ns();
     if (now >= end) break;
     if (t.all_done) break;
     if (o.count && (o.mode == Mode::rx || o.mode == Mode::fwd) && t.rx_packets >= o.count) break;
     if (o.count && o.mode == Mode::bidir && t.tx_packets >= o.count && t.rx_packets >= o.count) break;
-    if (o.idle_timeout > 0 && t.rx_last && now - t.rx_last > static_cast<uint64_t>(o.idle_timeout * 1e9)) break;
+    if (o.idle_timeout > 0 && t.rx_last && now > t.rx_last && now - t.rx_last > static_cast<uint64_t>(o.idle_timeout * 1e9)) break;
     if (now >= next_progress) {
       const double dt = static_cast<double>(now - last_t) * 1e-9;
       if (!o.quiet) {
+        const StreamLoss sl = sequence_loss(workers, 0, 0);
         std::fprintf(stderr, "[%6.1fs] tx %.3f Mpps %.3f Gbps | rx %.3f Mpps %.3f Gbps | lost %llu corrupt %llu fwd_drops %llu\n",
                      static_cast<double>(now - t0) * 1e-9, static_cast<double>(t.tx_packets - last.tx_packets) / dt / 1e6,
                      static_cast<double>(t.tx_bytes - last.tx_bytes) * 8 / dt / 1e9,
                      static_cast<double>(t.rx_packets - last.rx_packets) / dt / 1e6,
-                     static_cast<double>(t.rx_bytes - last.rx_bytes) * 8 / dt / 1e9, static_cast<unsigned long long>(t.lost),
+                     static_cast<double>(t.rx_bytes - last.rx_bytes) * 8 / dt / 1e9, static_cast<unsigned long long>(sl.lost),
                      static_cast<unsigned long long>(t.corrupt), static_cast<unsigned long long>(t.fwd_drops));
       }
       last = t;
@@ -153,6 +175,10 @@ int main(int argc, char** argv) {
   g_stop.store(true);
   for (auto& th : threads) th.join();
   const uint64_t t_end = monotonic_ns();
+  if (hung_up) {
+    std::fprintf(stderr, "vnet-perf: the back-end on %s hung up (closed the vhost-user connection) %.1f s into the run\n",
+                 path.c_str(), static_cast<double>(hung_up_at - t0) * 1e-9);
+  }
   const Totals t = sum(workers);
   const DriverErrors de = driver_errors(d);
 
@@ -166,7 +192,12 @@ int main(int argc, char** argv) {
   const double rx_gbps = t.rx_packets ? rx_pps * (static_cast<double>(t.rx_bytes) / static_cast<double>(t.rx_packets)) * 8 / 1e9 : 0;
   const bool rx_main = o.mode == Mode::rx || o.mode == Mode::fwd;
   const uint64_t errors = t.corrupt + de.rx_drops + de.ring + de.tx_drops;
-  const uint64_t lost = o.mode == Mode::pingpong ? t.ping_timeouts + (t.ping_sent - t.ping_replies - t.ping_timeouts) : t.lost;
+  // What the peer sent is known at the end when --count told both sides (rx: the count to
+  // receive, bidir: each side sends it); then frames missing after the last arrival count too.
+  // Pingpong knows its own pings: every ping without its reply is lost.
+  const uint64_t expected = (o.mode == Mode::rx || o.mode == Mode::bidir) ? o.count : 0;
+  const StreamLoss sl = sequence_loss(workers, expected, t.foreign + t.corrupt);
+  const uint64_t lost = o.mode == Mode::pingpong ? t.ping_sent - t.ping_replies : sl.lost;
 
   Figures f;
   f.add("mode", std::string(to_string(o.mode)));
@@ -187,7 +218,7 @@ int main(int argc, char** argv) {
   f.add("rx_gbps", rx_gbps);
   f.add("errors", errors);
   f.add("lost", lost);
-  f.add("reordered", t.reordered);
+  f.add("reordered", sl.reordered);
   f.add("corrupt", t.corrupt);
   f.add("foreign", t.foreign);
   f.add("tx_ring_full", de.tx_full);
@@ -207,6 +238,8 @@ int main(int argc, char** argv) {
   }
   std::printf("%s\n", o.json ? f.json().c_str() : f.result_line().c_str());
   std::fflush(stdout);
+  // Over a closed connection stop() can only fail (and say so); closing our end is all it does.
+  if (hung_up) log::set_level(log::Level::error);
   (void)d.stop();
-  return 0;
+  return hung_up ? 1 : 0;
 }

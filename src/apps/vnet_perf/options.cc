@@ -30,8 +30,10 @@ std::optional<Options> parse_options(int argc, char** argv, int* exit_code) {
   app.add_option("--size", o.size, "frame size in bytes, FCS excluded (60..9216)")->check(CLI::Range(kMinFrame, kMaxFrame));
   app.add_option("--rate", o.rate, "frames per second over all queues (0: as fast as possible)");
   app.add_option("--duration", o.duration, "seconds to run")->check(CLI::Range(0.1, 86400.0));
-  app.add_option("--count", o.count, "tx: frames to send; rx/fwd: stop after receiving this many");
+  app.add_option("--count", o.count, "tx/bidir/pingpong: frames to send; rx/fwd: stop after receiving this many (rx/bidir: frames the peer sends, so ones missing at the end count as lost)");
   app.add_option("--idle-timeout", o.idle_timeout, "rx/fwd: stop after this many seconds without a frame")->check(CLI::Range(0.0, 3600.0));
+  app.add_option("--ping-timeout", o.ping_timeout, "pingpong: seconds after which an unanswered ping counts as lost (default 0.2)")
+      ->check(CLI::Range(0.001, 3600.0));
   app.add_option("--queues", o.queues, "queue pairs (one thread each)")->check(CLI::Range(1, 128));
   app.add_option("--flows", o.flows, "flows (source MAC/IP/port) to rotate over")->check(CLI::Range(1, 65536));
   app.add_option("--src-mac", src, "source MAC of flow 0");

@@ -21,6 +21,7 @@ struct Options {
   double duration = 10;        // seconds
   uint64_t count = 0;          // tx: frames to send (0 = unlimited); rx: stop after this many
   double idle_timeout = 0;     // rx/fwd: stop after this long without a frame (once one came)
+  double ping_timeout = 0.2;   // pingpong: a ping unanswered this long (seconds) counts as lost
   uint16_t queues = 1;
   uint32_t flows = 1;
   Mac src_mac{0x02, 0x00, 0x00, 0x00, 0x00, 0x01};

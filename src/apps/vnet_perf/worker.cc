@@ -15,7 +15,6 @@ using driver::RxFrame;
 using driver::TxStatus;
 
 namespace {
-constexpr uint64_t kPingTimeoutNs = 200'000'000;  // a ping unanswered this long counts as lost
 constexpr size_t kMaxLatencySamples = 8u << 20;
 
 void note_time(std::atomic<uint64_t>& first, std::atomic<uint64_t>& last, uint64_t now) {
@@ -33,7 +32,8 @@ class Worker::Sink : public driver::RxSink {
   Worker& w_;
 };
 
-Worker::Worker(const Options& o, driver::VirtioNetDriver& drv, uint16_t qp, uint64_t tx_quota, const std::atomic<bool>& stop)
+Worker::Worker(const Options& o, driver::VirtioNetDriver& drv, uint16_t qp, uint64_t tx_quota, const std::atomic<bool>& stop,
+               const std::atomic<bool>& link_lost)
     : o_(o),
       drv_(drv),
       qp_(qp),
@@ -43,6 +43,7 @@ Worker::Worker(const Options& o, driver::VirtioNetDriver& drv, uint16_t qp, uint
       tx_quota_(tx_quota),
       limited_(o.count != 0),
       stop_(stop),
+      link_lost_(link_lost),
       rate_per_queue_(o.rate ? static_cast<double>(o.rate) / drv.queue_pairs() : 0),
       scratch_(kMaxFrame + 64) {
   if (o.mode == Mode::pingpong) lat_.reserve(std::min<size_t>(kMaxLatencySamples, o.rate ? static_cast<size_t>(o.rate * o.duration) + 1024 : 1u << 20));
@@ -126,28 +127,18 @@ void Worker::on_rx(const RxFrame& f) {
   }
   switch (check_frame(bytes, h)) {
     case CheckResult::foreign: stats_.foreign.add(); return;
-    case CheckResult::corrupt: stats_.corrupt.add(); break;
+    // A damaged frame's sequence number cannot be trusted (a flipped high bit would look like a
+    // huge gap): it counts as corrupt, and as lost unless its sequence number arrives intact.
+    case CheckResult::corrupt: stats_.corrupt.add(); return;
     case CheckResult::ok: break;
   }
-  if (h.stream >= kMaxStreams) {
-    stats_.foreign.add();
-    return;
-  }
-  uint64_t& e = expect_[h.stream];
-  if (h.seq == e) {
-    ++e;
-  } else if (h.seq > e) {
-    stats_.lost.add(h.seq - e);  // a gap: lost unless it turns up later (then reordered)
-    e = h.seq + 1;
-  } else {
-    stats_.reordered.add();
-  }
+  if (!seqs_.on_frame(h.stream, h.seq)) stats_.foreign.add();
 }
 
 void Worker::drain_tx() {
   // Give the back-end a moment to take what we queued before the connection goes away.
   const uint64_t until = monotonic_ns() + 2'000'000'000ull;
-  while (tx_.in_flight() > 0 && monotonic_ns() < until && !tx_.broken()) {
+  while (tx_.in_flight() > 0 && monotonic_ns() < until && !tx_.broken() && !link_lost_.load(std::memory_order_relaxed)) {
     tx_.flush();
     if (tx_.reclaim() == 0) {
       if (o_.interrupt) tx_.wait_space(10);
@@ -239,15 +230,20 @@ void Worker::run_fwd() {
 
 void Worker::run_pingpong() {
   Sink sink(*this);
-  while (!stopping()) {
+  // On stop the last ping still gets its reply time (at most --ping-timeout): a run ended by
+  // --duration would otherwise report the ping in flight at that moment as lost.
+  const auto ping_timeout_ns = static_cast<uint64_t>(o_.ping_timeout * 1e9);
+  while (!stopping() || ping_outstanding_) {
     const uint64_t now = monotonic_ns();
-    if (ping_outstanding_ && now - ping_sent_ns_ > kPingTimeoutNs) {
+    if (ping_outstanding_ && now - ping_sent_ns_ > ping_timeout_ns) {
       stats_.ping_timeouts.add();
       ping_outstanding_ = false;
       ++ping_seq_;
     }
+    const bool stop = stopping();
+    if (stop && !ping_outstanding_) break;
     const bool rate_ok = rate_per_queue_ <= 0 || static_cast<double>(now - rate_start_ns_) * 1e-9 * rate_per_queue_ >= static_cast<double>(ping_seq_);
-    if (!ping_outstanding_ && rate_ok && (!limited_ || ping_seq_ < tx_quota_)) {
+    if (!stop && !ping_outstanding_ && rate_ok && (!limited_ || ping_seq_ < tx_quota_)) {
       if (rate_start_ns_ == 0) rate_start_ns_ = now;
       auto area = tx_.reserve();
       if (!area.empty()) {

@@ -1,6 +1,7 @@
 // One vnet-perf worker per queue pair: runs the chosen mode's loop on its own thread over the
 // driver's RX and TX queue of that pair, counting into WorkerStats (relaxed counters the main
-// thread reads for progress lines and the result).
+// thread reads for progress lines and the result). Sequence accounting of received frames is in
+// a SequenceTracker per worker, combined over all workers by stream_loss().
 #pragma once
 
 #include <array>
@@ -10,6 +11,7 @@
 
 #include "apps/vnet_perf/frame_format.h"
 #include "apps/vnet_perf/options.h"
+#include "apps/vnet_perf/sequence_tracker.h"
 #include "driver/queue_stats.h"
 #include "driver/virtio_net_driver.h"
 
@@ -20,7 +22,7 @@ using driver::Counter;
 struct WorkerStats {
   Counter tx_packets, tx_bytes;
   Counter rx_packets, rx_bytes;
-  Counter lost, reordered, corrupt, foreign;
+  Counter corrupt, foreign;
   Counter fwd_drops;
   Counter ping_sent, ping_replies, ping_timeouts;
   std::atomic<uint64_t> rx_first_ns{0}, rx_last_ns{0}, tx_first_ns{0}, tx_last_ns{0};
@@ -29,11 +31,13 @@ struct WorkerStats {
 
 class Worker {
  public:
-  static constexpr uint16_t kMaxStreams = 256;
-
-  Worker(const Options& o, driver::VirtioNetDriver& drv, uint16_t qp, uint64_t tx_quota, const std::atomic<bool>& stop);
+  // stop: end the run; link_lost: the back-end hung up (nothing in flight will complete).
+  Worker(const Options& o, driver::VirtioNetDriver& drv, uint16_t qp, uint64_t tx_quota, const std::atomic<bool>& stop,
+         const std::atomic<bool>& link_lost);
   void run();
   const WorkerStats& stats() const { return stats_; }
+  // Per-stream sequences of the frames this queue received (tx / rx / bidir modes).
+  const SequenceTracker& sequences() const { return seqs_; }
   // Pingpong round-trip samples in ns (read after the thread joined).
   const std::vector<uint64_t>& latencies() const { return lat_; }
 
@@ -61,10 +65,11 @@ class Worker {
   uint64_t tx_quota_;  // frames this queue sends when limited_ (--count)
   bool limited_;
   const std::atomic<bool>& stop_;
+  const std::atomic<bool>& link_lost_;
   uint64_t seq_ = 0;
   double rate_per_queue_;
   uint64_t rate_start_ns_ = 0;
-  std::array<uint64_t, kMaxStreams> expect_{};  // next sequence per sender stream
+  SequenceTracker seqs_;
   std::vector<uint8_t> scratch_;
   // pingpong
   uint64_t ping_seq_ = 0;
