@@ -7,6 +7,10 @@
 #   - stats --json carries the software offload counters and per-queue drop reasons
 #   - ports added and deleted while two namespaces ping each other through the bridge: no
 #     ping is lost
+#   - the same pings in each poll mode (busy, interrupt, adaptive, switched with `set
+#     poll-mode`): no ping is lost, show --json reports the mode
+#   - one of the two TAP ports deleted while a ping runs against it: vnetd stays up, the port
+#     and its tap interface are gone, the other port's totals equal its queues' sums
 #   - SIGINT: vnetd exits 0 and removes its sockets
 # Needs root, /dev/net/tun, ip netns, ping and python3; fails with the reason otherwise.
 # Usage: vnetctl_test.sh BIN_DIR
@@ -218,6 +222,36 @@ grep -q "200 packets transmitted, 200 received" "$run/ping.txt" ||
     fail "pings lost while port pc was added and deleted $cycles time(s)"
 echo "ok: 200/200 pings while a port was added and deleted $cycles time(s)"
 
+# Frames counted by vnetd: "PORT_rx PORT_tx ..." for the given ports (rx: into the switch).
+port_packets() {
+    vctl stats --json >"$run/pkts.json" &&
+        python3 - "$run/pkts.json" "$@" <<'PY'
+import json, sys
+ports = {p["name"]: p for p in json.load(open(sys.argv[1]))["ports"]}
+print(" ".join(f'{ports[n]["rx_packets"]} {ports[n]["tx_packets"]}' for n in sys.argv[2:]))
+PY
+}
+
+step "traffic in every poll mode (the poll thread runs the TAP ports busy, interrupt, adaptive)"
+for mode in busy interrupt adaptive; do
+    vctl set poll-mode "$mode"
+    vctl show --json >"$run/show.json"
+    [[ $(jpath "$run/show.json" "r['poll_mode']") == "$mode" ]] || fail "show --json does not report poll mode $mode"
+    read -r pa_rx0 pa_tx0 pb_rx0 pb_tx0 <<<"$(port_packets pa pb)"
+    timeout 30 ip netns exec "$ns1" ping -q -c 100 -i 0.01 -W 5 10.77.9.2 >"$run/ping_$mode.txt" 2>&1 || true
+    cat "$run/ping_$mode.txt"
+    grep -q "100 packets transmitted, 100 received" "$run/ping_$mode.txt" || fail "pings lost in poll mode $mode"
+    # Through vnetd, both ways: requests in at pa and out at pb, replies in at pb and out at pa.
+    read -r pa_rx1 pa_tx1 pb_rx1 pb_tx1 <<<"$(port_packets pa pb)"
+    for d in "pa_rx $pa_rx0 $pa_rx1" "pa_tx $pa_tx0 $pa_tx1" "pb_rx $pb_rx0 $pb_rx1" "pb_tx $pb_tx0 $pb_tx1"; do
+        read -r what before after <<<"$d"
+        ((after - before >= 100)) || fail "poll mode $mode: $what grew by $((after - before)), not by the 100 pings"
+    done
+    [[ $(vctl show --json | python3 -c "import json,sys; print(json.load(sys.stdin)['poll_mode'])") == "$mode" ]] ||
+        fail "poll mode changed from $mode by itself"
+    echo "ok: poll mode $mode: 100/100 pings, pa rx +$((pa_rx1 - pa_rx0)) pb tx +$((pb_tx1 - pb_tx0))"
+done
+
 step "stats"
 vctl stats --json >"$run/stats.json"
 python3 - "$run/stats.json" <<'PY' || fail "stats --json: missing keys or wrong counts"
@@ -259,6 +293,49 @@ cat "$run/stats_vm1.txt"
 grep -q "^QUEUE .*KICKS.*CALLS.*EMPTY_POLLS.*BUSY_POLLS" "$run/stats_vm1.txt" || fail "stats vm1: no per-direction table"
 grep -q "^queue 1: drops:" "$run/stats_vm1.txt" || fail "stats vm1: no per-queue drop line"
 must_fail "stats of an unknown port" "no port named" -- stats "nosuch$id"
+
+step "del-port of a TAP port while a ping runs against it"
+read -r _ pb_tx0 <<<"$(port_packets pb)"
+timeout 30 ip netns exec "$ns1" ping -q -c 200 -i 0.01 -W 1 10.77.9.2 >"$run/ping_del.txt" 2>&1 &
+ping_pid=$!
+pb_busy() { read -r _ t <<<"$(port_packets pb)" && ((t - pb_tx0 >= 20)); }
+wait_for 20 "the ping did not get through before the delete" pb_busy
+kill -0 "$ping_pid" 2>/dev/null || fail "the ping ended before del-port (machine too slow?)"
+vctl del-port pb
+kill -0 "$ping_pid" 2>/dev/null || echo "note: the ping ended while del-port ran"
+wait "$ping_pid" || true  # losses after the delete are expected
+cat "$run/ping_del.txt"
+kill -0 "$vnetd_pid" 2>/dev/null || fail "vnetd died when port pb was deleted under traffic"
+show_lacks pb || fail "pb still in show after del-port"
+show_has pa || fail "pa vanished from show when pb was deleted"
+tapb_gone() { ! ip -n "$ns2" link show "$tapb" >/dev/null 2>&1 && ! ip link show "$tapb" >/dev/null 2>&1; }
+wait_for 10 "tap interface $tapb left behind by del-port" tapb_gone
+received=$(sed -n 's/.* packets transmitted, \([0-9]*\) received.*/\1/p' "$run/ping_del.txt")
+[[ -n $received ]] || fail "no ping summary"
+((received >= 20)) || fail "only $received replies, though pb carried 20 before the delete"
+vctl stats --json >"$run/stats.json"
+python3 - "$run/stats.json" "$received" <<'PY' || fail "stats --json after deleting pb under traffic: inconsistent"
+import json, sys
+ports = {p["name"]: p for p in json.load(open(sys.argv[1]))["ports"]}
+assert set(ports) == {"vm1", "pa"}, list(ports)
+pa = ports["pa"]
+qs = pa["queues"]
+assert qs, pa
+for k in ("rx_packets", "rx_bytes", "tx_packets", "tx_bytes", "errors", "sw_checksums", "sw_gso_frames", "sw_segments"):
+    assert pa[k] == sum(q[k] for q in qs), (k, pa[k], [q[k] for q in qs])
+switch = {k: v for k, v in pa["drop_reasons"].items() if k.startswith("switch_")}
+for k, v in pa["drop_reasons"].items():
+    if k not in switch:
+        assert v == sum(q["drop_reasons"][k] for q in qs), (k, v)
+assert pa["drops"] == sum(q["drops"] for q in qs) + sum(switch.values()), (pa["drops"], switch)
+for q in qs:
+    assert q["drops"] == sum(q["drop_reasons"].values()), q
+    assert q["errors"] == sum(q["error_reasons"].values()), q
+# Every ping so far went in at pa, every reply out of pa: 200 + 3 x 100 + this run's replies.
+assert pa["rx_packets"] >= 500 + int(sys.argv[2]) and pa["tx_packets"] >= 500 + int(sys.argv[2]), pa
+print("ok: pa consistent after pb's delete: rx", pa["rx_packets"], "tx", pa["tx_packets"], "drops", pa["drops"])
+PY
+vctl show >/dev/null || fail "vnetd does not answer after the delete"
 
 step "SIGINT stops vnetd"
 kill -INT "$vnetd_pid"
