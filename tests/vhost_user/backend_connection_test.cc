@@ -278,6 +278,30 @@ TEST(BackendConnection, Pitfall10_AddMemRegIdempotent) {
   EXPECT_EQ(h.dev.running_count(), 1u) << "the ring is not in the removed region: restarted";
 }
 
+// GET_MAX_MEM_SLOTS is a promise: that many ADD_MEM_REG regions are taken, one more is refused
+// with an error (and nothing of it stays mapped), and the connection goes on.
+TEST(BackendConnection, AddMemRegUpToTheAdvertisedSlots) {
+  Harness h;
+  h.negotiate();
+  const uint64_t slots = h.get_u64(Request::get_max_mem_slots);
+  ASSERT_EQ(slots, kBackendMaxMemSlots);
+  std::vector<MemfdMapping> regions;
+  for (uint64_t i = 0; i <= slots; ++i) {
+    regions.push_back(MemfdMapping::create("vu-slot", 1 << 16).value());
+    const MemfdMapping& m = regions.back();
+    MemRegion r{0x100000000 + i * 0x100000, m.size(), reinterpret_cast<uint64_t>(m.data()), 0};
+    const uint64_t ack = h.acked(Harness::msg(Request::add_mem_reg, SingleMemRegion{0, r}), {m.fd()});
+    if (i < slots) {
+      ASSERT_EQ(ack, 0u) << "slot " << i;
+    } else {
+      EXPECT_NE(ack, 0u) << "one region more than advertised";
+    }
+  }
+  EXPECT_EQ(h.conn->memory().current()->regions().size(), slots);
+  EXPECT_EQ(count_memfd_mappings("vu-slot"), (slots + 1) + slots) << "ours: one each; the back-end's: the accepted ones";
+  EXPECT_EQ(h.get_u64(Request::get_max_mem_slots), slots) << "the connection goes on";
+}
+
 // Pitfall 13: features do not change across connections.
 TEST(BackendConnection, Pitfall13_SameOfferOnEveryConnection) {
   Harness a, b;
