@@ -6,6 +6,7 @@
 #include <tuple>
 
 #include "device/frame_pattern.h"
+#include "device/feature_modes.h"
 #include "device/guest_harness.h"
 
 namespace vnet::device {
@@ -16,25 +17,11 @@ using testing::GuestHarness;
 using testing::GuestOptions;
 using testing::make_frame;
 
-struct Mode {
-  bool mrg, event_idx, indirect;
-};
-
-std::string mode_name(const ::testing::TestParamInfo<Mode>& i) {
-  return std::string(i.param.mrg ? "Mrg" : "NoMrg") + (i.param.event_idx ? "EventIdx" : "NoEventIdx") +
-         (i.param.indirect ? "Indirect" : "Direct");
-}
+using Mode = testing::FeatureMode;
 
 class Datapath : public ::testing::TestWithParam<Mode> {
  protected:
-  GuestOptions opts() const {
-    GuestOptions o;
-    o.mrg_rxbuf = GetParam().mrg;
-    o.event_idx = GetParam().event_idx;
-    o.indirect = GetParam().indirect;
-    o.qsize = 256;
-    return o;
-  }
+  GuestOptions opts() const { return testing::feature_mode_options(GetParam()); }
   void SetUp() override {
     a.attach(dev_a);
     b.attach(dev_b);
@@ -126,11 +113,7 @@ TEST_P(Datapath, BurstsOfManyFrames) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Modes, Datapath,
-                         ::testing::Values(Mode{true, true, true}, Mode{true, true, false}, Mode{true, false, true},
-                                           Mode{true, false, false}, Mode{false, true, true},
-                                           Mode{false, true, false}, Mode{false, false, true},
-                                           Mode{false, false, false}),
-                         mode_name);
+                         testing::all_feature_modes(), testing::feature_mode_name);
 
 TEST(DatapathLegacy, TenByteHeaderWithoutVersion1OrMrg) {
   GuestOptions o;

@@ -12,6 +12,7 @@
 
 #include "base/qsbr.h"
 #include "device/frame_pattern.h"
+#include "device/feature_modes.h"
 #include "device/guest_harness.h"
 #include "driver/virtio_net_driver.h"
 #include "vhost_user/frontend.h"
@@ -190,25 +191,11 @@ TEST_F(ThroughVhostUser, DriverToDriverWithAPollThread) {
 // negotiated features, the memory table (the back-end maps the harness's memfd itself and
 // translates the ring addresses) and the ring state all come from the protocol, not from
 // attach(). Every size 14..4200, then every 251 bytes up to 65535, every byte checked.
-struct Mode {
-  bool mrg, event_idx, indirect;
-};
-
-std::string mode_name(const ::testing::TestParamInfo<Mode>& i) {
-  return std::string(i.param.mrg ? "Mrg" : "NoMrg") + (i.param.event_idx ? "EventIdx" : "NoEventIdx") +
-         (i.param.indirect ? "Indirect" : "Direct");
-}
+using Mode = testing::FeatureMode;
 
 class VhostUserDatapath : public ::testing::TestWithParam<Mode> {
  protected:
-  static GuestOptions opts() {
-    GuestOptions o;
-    o.mrg_rxbuf = GetParam().mrg;
-    o.event_idx = GetParam().event_idx;
-    o.indirect = GetParam().indirect;
-    o.qsize = 256;
-    return o;
-  }
+  static GuestOptions opts() { return testing::feature_mode_options(GetParam()); }
   // Unique per mode: the socket path and the device name derive from it.
   static std::string tag(char side) {
     const Mode m = GetParam();
@@ -334,11 +321,7 @@ TEST_P(VhostUserDatapath, EveryFrameSizeThroughTheConnection) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Modes, VhostUserDatapath,
-                         ::testing::Values(Mode{true, true, true}, Mode{true, true, false}, Mode{true, false, true},
-                                           Mode{true, false, false}, Mode{false, true, true},
-                                           Mode{false, true, false}, Mode{false, false, true},
-                                           Mode{false, false, false}),
-                         mode_name);
+                         testing::all_feature_modes(), testing::feature_mode_name);
 
 }  // namespace
 }  // namespace vnet::device
