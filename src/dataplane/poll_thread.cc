@@ -7,6 +7,7 @@
 #include "base/cpu.h"
 #include "base/eventfd.h"
 #include "base/log.h"
+#include "dataplane/adaptive_idle.h"
 #include "dataplane/datapath.h"
 #include "dataplane/port.h"
 
@@ -68,6 +69,8 @@ void PollThread::run(Status* start_status, std::atomic<int>* started) {
   TxContext::set_current(this);
   uint64_t seen_version = 0;
   uint64_t idle_since = 0;     // adaptive: start of the current run of empty rounds (0: busy)
+  const uint64_t configured_idle_ns = uint64_t{dp_.options_.adaptive_idle_us} * 1000;
+  uint64_t idle_ns = configured_idle_ns;  // adaptive: current idle time (adaptive_idle.h)
   bool woke = false;           // notifications were armed for the last sleep
   while (!stop_.load(std::memory_order_relaxed)) {
     // Nothing from the previous round is referenced past this point.
@@ -98,9 +101,10 @@ void PollThread::run(Status* start_status, std::atomic<int>* started) {
         idle_since = now;
         continue;
       }
-      if (now - idle_since < uint64_t{dp_.options_.adaptive_idle_us} * 1000) continue;
+      if (now - idle_since < idle_ns) continue;
     }
-    sleep(tp, plan->version, reader);
+    const uint64_t slept = sleep(tp, plan->version, reader);
+    if (mode == PollMode::adaptive) idle_ns = next_adaptive_idle_ns(idle_ns, slept, configured_idle_ns);
     cur_ = nullptr;
     idle_since = 0;
     woke = true;
@@ -204,13 +208,13 @@ bool PollThread::epoll_stale(const ThreadPlan& tp, uint64_t plan_version) const 
   return false;
 }
 
-void PollThread::sleep(const ThreadPlan& tp, uint64_t plan_version, Qsbr::Reader& reader) {
+uint64_t PollThread::sleep(const ThreadPlan& tp, uint64_t plan_version, Qsbr::Reader& reader) {
   // Arm notifications, then re-check: work that arrived before the arming is reported here,
   // work after it kicks the fd (the race every virtio back-end must close).
   bool pending = false;
   for (const auto& s : tp.rx)
     if (s.port->enable_notify(s.queue)) pending = true;
-  if (pending) return;
+  if (pending) return 0;
   if (epoll_stale(tp, plan_version)) {
     rebuild_epoll(tp);
     epoll_version_ = plan_version;
@@ -221,10 +225,13 @@ void PollThread::sleep(const ThreadPlan& tp, uint64_t plan_version, Qsbr::Reader
   // after this point (the plan may be freed while we sleep).
   reader.offline();
   int n = 0;
+  const uint64_t start = monotonic_ns();
   if (!stop_.load(std::memory_order_relaxed) && epoll_)
     n = epoll_->wait(events, static_cast<int>(dp_.options_.sleep_timeout_ms));
+  const uint64_t slept = monotonic_ns() - start;
   reader.online();
   if (n > 0) stats_.add_wakeups(1);
+  return slept;
 }
 
 }  // namespace vnet::dataplane

@@ -44,7 +44,8 @@ class PollThread final : public TxContext {
   // One visit of every owned queue; true if any packet was received.
   bool poll_round(const ThreadPlan& tp);
   // Arms notifications, re-checks, and sleeps in epoll unless work arrived meanwhile.
-  void sleep(const ThreadPlan& tp, uint64_t plan_version, Qsbr::Reader& reader);
+  // Returns how long the thread slept in nanoseconds (0: work arrived while arming).
+  uint64_t sleep(const ThreadPlan& tp, uint64_t plan_version, Qsbr::Reader& reader);
   void rebuild_epoll(const ThreadPlan& tp);
   bool epoll_stale(const ThreadPlan& tp, uint64_t plan_version) const;
 
