@@ -84,6 +84,7 @@ bool SendQueue::hdr_ok(const NetHdr& h, uint32_t len) const {
     case kNetHdrGsoTcpv4: if (!has(features_, kNetFHostTso4)) return false; break;
     case kNetHdrGsoTcpv6: if (!has(features_, kNetFHostTso6)) return false; break;
     case kNetHdrGsoUdp: if (!has(features_, kNetFHostUfo)) return false; break;
+    case kNetHdrGsoUdpL4: if (!has(features_, kNetFHostUso)) return false; break;
     default: return false;
   }
   if ((h.gso_type & kNetHdrGsoEcn) && !has(features_, kNetFHostEcn)) return false;

@@ -101,11 +101,13 @@ Status VirtioNetDriver::negotiate() {
   if (nqp_ > 1) want |= bit(kNetFMq);
   if (cfg_.csum) want |= bit(kNetFCsum) | bit(kNetFGuestCsum);
   if (cfg_.host_tso) want |= bit(kNetFCsum) | bit(kNetFHostTso4) | bit(kNetFHostTso6);
+  if (cfg_.host_uso) want |= bit(kNetFCsum) | bit(kNetFHostUso);
   features_ = dev & want;
   // A back-end that offers protocol features expects the bit back (QEMU always sets it).
   if (has(dev, kFProtocolFeatures)) features_ |= bit(kFProtocolFeatures);
-  // TSO needs CSUM (5.1.3.1); without it drop the TSO bits rather than send an invalid set.
-  if (!has(features_, kNetFCsum)) features_ &= ~(bit(kNetFHostTso4) | bit(kNetFHostTso6) | bit(kNetFGuestCsum));
+  // TSO/USO need CSUM (5.1.3.1); without it drop those bits rather than send an invalid set.
+  if (!has(features_, kNetFCsum))
+    features_ &= ~(bit(kNetFHostTso4) | bit(kNetFHostTso6) | bit(kNetFHostUso) | bit(kNetFGuestCsum));
   if (auto s = link_->set_features(features_); !s) return Error("SET_FEATURES: " + s.error().message());
   hdr_len_ = net_hdr_size(features_);
   return {};
@@ -116,7 +118,7 @@ Status VirtioNetDriver::build_queues() {
   const bool mrg = mergeable();
   const bool ind = indirect();
   const uint32_t rx_buf = mrg ? cfg_.mrg_buf_size : round64(hdr_len_ + cfg_.mtu + kVlanEthHeaderLen);
-  const uint32_t max_tx_frame = has(features_, kNetFHostTso4) || has(features_, kNetFHostTso6)
+  const uint32_t max_tx_frame = has(features_, kNetFHostTso4) || has(features_, kNetFHostTso6) || has(features_, kNetFHostUso)
                                     ? kMaxTsoFrame
                                     : cfg_.mtu + kVlanEthHeaderLen;
   const uint32_t tx_slot = round64(hdr_len_ + max_tx_frame);

@@ -39,6 +39,7 @@ struct DriverConfig {
   uint16_t mtu = 1500;           // 68..9216: sizes buffers; NET_SET_MTU when negotiated
   bool csum = false;             // ask for CSUM + GUEST_CSUM (NEEDS_CSUM frames both ways)
   bool host_tso = false;         // ask for HOST_TSO4/6 (TX frames up to 64 KiB with GSO metadata)
+  bool host_uso = false;         // ask for HOST_USO (UDP_L4 GSO frames up to 64 KiB; implies CSUM)
   uint32_t mrg_buf_size = 2048;  // size of one mergeable RX buffer
   std::chrono::milliseconds timeout{5000};  // connect / accept / per reply
 };
