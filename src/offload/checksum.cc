@@ -27,21 +27,12 @@ std::optional<ChecksumPatch> compute_checksum_patch(const virtio::NetHdr& hdr, c
   if (!fields_fit(hdr, f.len)) return std::nullopt;
   // Walk the spans directly (no copy): each source byte is read once, by the sum.
   ChecksumAccumulator acc;
-  uint32_t pos = 0;  // frame position of the current span's first byte
-  uint32_t in = f.offset;
-  for (uint16_t i = 0; i < f.nspans && pos < f.len; ++i) {
-    const HostSpan& s = f.spans[i];
-    if (in >= s.len) {
-      in -= s.len;
-      continue;
-    }
-    const uint32_t n = std::min(s.len - in, f.len - pos);
+  const bool whole = for_each_piece(f, [&](const uint8_t* d, uint32_t pos, uint32_t n) {
     const uint32_t from = std::max<uint32_t>(pos, hdr.csum_start);
-    if (from < pos + n) acc.add(s.data + in + (from - pos), pos + n - from);
-    pos += n;
-    in = 0;
-  }
-  if (pos < f.len) return std::nullopt;
+    if (from < pos + n) acc.add(d + (from - pos), pos + n - from);
+    return true;
+  });
+  if (!whole) return std::nullopt;
   return make_patch(hdr, acc.sum());
 }
 
@@ -59,30 +50,19 @@ size_t splice_patch(const FrameView& f, const ChecksumPatch& p, uint8_t scratch[
     out[k++] = HostSpan{data, len};
     return true;
   };
-  uint32_t pos = 0;
-  uint32_t in = f.offset;
-  for (uint16_t i = 0; i < f.nspans && pos < f.len; ++i) {
-    const HostSpan& s = f.spans[i];
-    if (in >= s.len) {
-      in -= s.len;
-      continue;
-    }
-    const uint32_t n = std::min(s.len - in, f.len - pos);
-    uint8_t* d = s.data + in;
+  const bool whole = for_each_piece(f, [&](uint8_t* d, uint32_t pos, uint32_t n) {
     // Split this piece around the (up to 2) patched bytes inside it.
     uint32_t done = 0;
     for (uint32_t b = 0; b < 2; ++b) {
       const uint32_t at = p.offset + b;
       if (at < pos + done || at >= pos + n) continue;
       const uint32_t rel = at - pos;
-      if (!emit(d + done, rel - done) || !emit(scratch + b, 1)) return 0;
+      if (!emit(d + done, rel - done) || !emit(scratch + b, 1)) return false;
       done = rel + 1;
     }
-    if (!emit(d + done, n - done)) return 0;
-    pos += n;
-    in = 0;
-  }
-  return pos < f.len ? 0 : k;
+    return emit(d + done, n - done);
+  });
+  return whole ? k : 0;
 }
 
 bool complete_checksum(const virtio::NetHdr& hdr, uint8_t* frame, uint32_t len) {

@@ -6,6 +6,7 @@
 // functions report how much they really got).
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 
@@ -26,6 +27,27 @@ inline FrameView view_of(const dataplane::Packet& p) { return FrameView{p.spans,
 // Copies frame bytes [pos, pos+n) into dst; returns the number of bytes copied (less than n
 // when the frame or its spans end first). Linear in the number of spans skipped.
 uint32_t copy_out(const FrameView& f, uint32_t pos, void* dst, uint32_t n);
+
+// Calls fn(data, pos, n) for each contiguous piece of the frame in order (piece bytes
+// [pos, pos+n) of the frame are at data), without copying. Stops when fn returns false.
+// Returns true if every piece was visited and the spans held all `len` bytes.
+template <class Fn>
+bool for_each_piece(const FrameView& f, Fn&& fn) {
+  uint32_t pos = 0;
+  uint32_t in = f.offset;  // the initial offset may reach past spans[0]
+  for (uint16_t i = 0; i < f.nspans && pos < f.len; ++i) {
+    const HostSpan& s = f.spans[i];
+    if (in >= s.len) {
+      in -= s.len;
+      continue;
+    }
+    const uint32_t n = std::min(s.len - in, f.len - pos);
+    if (!fn(s.data + in, pos, n)) return false;
+    pos += n;
+    in = 0;
+  }
+  return pos >= f.len;
+}
 
 // A forward-only reader over a frame, for copying successive payload ranges without
 // re-walking the span list each time.

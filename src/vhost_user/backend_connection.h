@@ -128,6 +128,14 @@ class BackendConnection {
 
   // Ring lifecycle.
   Result<Vring*> vring(uint32_t index, const Message& m);
+  // SET_VRING_KICK/CALL/ERR payload: ring index and NOFD flag (unknown bits refused), and the
+  // eventfd checked and made non-blocking (empty with NOFD).
+  struct VringFdRequest {
+    Vring* vring;
+    uint16_t index;
+    UniqueFd fd;
+  };
+  Result<VringFdRequest> vring_fd_request(Message& m);
   Result<RingPointers> translate(const Vring& v, const MemoryTable* table) const;
   bool effective_enable(const Vring& v) const;
   void try_start(uint16_t index);

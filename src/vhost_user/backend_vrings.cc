@@ -171,67 +171,55 @@ Status BackendConnection::on_get_vring_base(Message& m) {
   return {};
 }
 
-Status BackendConnection::on_set_vring_kick(Message& m) {
-  uint64_t u = m.u64();
-  if (u & ~(kVringIndexMask | kVringNoFd)) return Error("SET_VRING_KICK has unknown bits " + fmt::format("{:#x}", u));
+Result<BackendConnection::VringFdRequest> BackendConnection::vring_fd_request(Message& m) {
+  const std::string_view name = request_name(m.hdr.request);
+  const uint64_t u = m.u64();
+  if (u & ~(kVringIndexMask | kVringNoFd)) return Error(fmt::format("{} has unknown bits {:#x}", name, u));
   auto v = vring(static_cast<uint32_t>(u & kVringIndexMask), m);
   if (!v) return v.error();
   UniqueFd fd;
   if (!m.fds.empty()) {
-    if (auto s = check_eventfd(m.fds[0].get(), "SET_VRING_KICK"); !s) return s;
+    if (auto s = check_eventfd(m.fds[0].get(), name); !s) return s.error();
     fd = std::move(m.fds[0]);
     make_nonblocking(fd.get());
   }
-  const uint16_t index = static_cast<uint16_t>(u & kVringIndexMask);
+  return VringFdRequest{v.value(), static_cast<uint16_t>(u & kVringIndexMask), std::move(fd)};
+}
+
+Status BackendConnection::on_set_vring_kick(Message& m) {
+  auto req = vring_fd_request(m);
+  if (!req) return req.error();
   // A new kick fd for a running ring: the device re-registers it by restarting the ring.
-  stop(index);
-  v.value()->kick = std::move(fd);
-  v.value()->kick_known = true;
-  try_start(index);
+  stop(req->index);
+  req->vring->kick = std::move(req->fd);
+  req->vring->kick_known = true;
+  try_start(req->index);
   return {};
 }
 
 Status BackendConnection::on_set_vring_call(Message& m) {
-  uint64_t u = m.u64();
-  if (u & ~(kVringIndexMask | kVringNoFd)) return Error("SET_VRING_CALL has unknown bits " + fmt::format("{:#x}", u));
-  auto v = vring(static_cast<uint32_t>(u & kVringIndexMask), m);
-  if (!v) return v.error();
-  UniqueFd fd;
-  if (!m.fds.empty()) {
-    if (auto s = check_eventfd(m.fds[0].get(), "SET_VRING_CALL"); !s) return s;
-    fd = std::move(m.fds[0]);
-    make_nonblocking(fd.get());
-  }
-  Vring& r = *v.value();
-  const uint16_t index = static_cast<uint16_t>(u & kVringIndexMask);
+  auto req = vring_fd_request(m);
+  if (!req) return req.error();
+  Vring& r = *req->vring;
   if (r.started) {
     // The device stops using the old fd before set_call_fd returns; only then is it closed.
-    device_.set_call_fd(index, fd.get());
-    r.setup.call_fd = fd.get();
+    device_.set_call_fd(req->index, req->fd.get());
+    r.setup.call_fd = req->fd.get();
   }
-  r.call = std::move(fd);
+  r.call = std::move(req->fd);
   return {};
 }
 
 Status BackendConnection::on_set_vring_err(Message& m) {
-  uint64_t u = m.u64();
-  if (u & ~(kVringIndexMask | kVringNoFd)) return Error("SET_VRING_ERR has unknown bits " + fmt::format("{:#x}", u));
-  auto v = vring(static_cast<uint32_t>(u & kVringIndexMask), m);
-  if (!v) return v.error();
-  UniqueFd fd;
-  if (!m.fds.empty()) {
-    if (auto s = check_eventfd(m.fds[0].get(), "SET_VRING_ERR"); !s) return s;
-    fd = std::move(m.fds[0]);
-    make_nonblocking(fd.get());
-  }
-  Vring& r = *v.value();
-  const uint16_t index = static_cast<uint16_t>(u & kVringIndexMask);
+  auto req = vring_fd_request(m);
+  if (!req) return req.error();
+  Vring& r = *req->vring;
   // A running ring holds the old fd's number: stop it before that fd is closed, and start it
   // again (from where it stopped) with the new one.
   const bool was_started = r.started;
-  stop(index);
-  r.err = std::move(fd);
-  if (was_started) try_start(index);
+  stop(req->index);
+  r.err = std::move(req->fd);
+  if (was_started) try_start(req->index);
   return {};
 }
 
